@@ -1,0 +1,71 @@
+//! `exec` into a running container: the process it starts gets the same clamp as the
+//! container's own (`docker exec --privileged` must not hand out capabilities the
+//! container does not have), both from `--process FILE` and from `--cap` flags.
+
+use crate::argv::{CommandArgs, Invocation};
+use crate::change::{Change, Changes};
+use crate::host::HostFacts;
+use crate::profile::Profile;
+use crate::spec::Spec;
+use crate::steps::{self, Context};
+use anyhow::{Context as _, Result};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// runc's state directory when `--root` is not given.
+pub const RUNC_DEFAULT_ROOT: &str = "/run/runc";
+
+/// The bounding set runc recorded for a running container, if its state can be read.
+pub fn container_caps(root: Option<&Path>, id: &str) -> Option<Vec<String>> {
+    if id.is_empty() || id.contains('/') || id.starts_with('.') {
+        return None;
+    }
+    let path = root.unwrap_or(Path::new(RUNC_DEFAULT_ROOT)).join(id).join("state.json");
+    let bytes = crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES).ok()?;
+    let state: Value = serde_json::from_slice(&bytes).ok()?;
+    let caps = state.pointer("/config/capabilities/Bounding")?;
+    Some(caps.as_array()?.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+}
+
+pub struct ExecPlan {
+    pub changes: Vec<Change>,
+    /// The process file, hardened, to write back (None when there was no `--process`).
+    pub process: Option<(PathBuf, Vec<u8>)>,
+    /// Token ranges of `--cap` flags to remove from the runtime argv.
+    pub drop_tokens: Vec<std::ops::Range<usize>>,
+}
+
+pub fn plan(inv: &Invocation, cmd: &CommandArgs, profile: &Profile, host: &HostFacts) -> Result<ExecPlan> {
+    let held = cmd.id.as_deref().and_then(|id| container_caps(inv.global.root.as_deref(), id));
+    let cx = Context { profile, host, container_caps: held.as_deref() };
+    let mut changes = Vec::new();
+    let mut process = None;
+    if let Some(path) = &cmd.process {
+        let bytes = crate::bundle::read(path).with_context(|| format!("exec process file {}", path.display()))?;
+        let raw: Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let mut spec = Spec::from_value(json!({"ociVersion": "1.0.2", "process": raw}))
+            .with_context(|| format!("{} is not an OCI process", path.display()))?;
+        changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
+        if changes.iter().any(|c| c.before != c.after) {
+            let out = spec.into_raw().get_mut("process").map(Value::take).unwrap_or(Value::Null);
+            process = Some((path.clone(), serde_json::to_vec(&out)?));
+        }
+    }
+    let mut drop_tokens = Vec::new();
+    let mut ch = Changes::new("capabilities", &mut changes);
+    for cap in &cmd.caps {
+        steps::capabilities::parse_cap(&cap.value).context("exec --cap")?;
+        let allowed = profile.capabilities.allow.contains(&cap.value)
+            && held.as_ref().is_none_or(|h| h.contains(&cap.value));
+        if !allowed {
+            drop_tokens.push(cap.tokens.clone());
+            ch.record(
+                "argv --cap",
+                json!(cap.value),
+                Value::Null,
+                format!("exec --cap {} dropped: not allowed by profile {} or not held by the container", cap.value, profile.name),
+            );
+        }
+    }
+    Ok(ExecPlan { changes, process, drop_tokens })
+}

@@ -1,0 +1,70 @@
+//! `rampart explain [--profile P] [--json] (BUNDLE | config.json)`: what `create` would
+//! change and why, computed by the same code (`pipeline::plan_spec`), written nowhere.
+
+use crate::argv::Invocation;
+use crate::host::Host;
+use crate::settings::Settings;
+use anyhow::Result;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "rampart explain", about = "Show what Rampart would change in a container spec, and why")]
+struct Args {
+    /// Profile to apply (default: as `create` would choose it).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Print JSON for tools instead of text for people.
+    #[arg(long)]
+    json: bool,
+    /// A bundle directory or a config.json.
+    target: PathBuf,
+}
+
+pub fn main(inv: &Invocation, host: &dyn Host) -> i32 {
+    let args = inv.runtime_args.iter().skip_while(|a| *a != "explain").cloned();
+    let parsed = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match run(inv, host, &parsed) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{}", crate::errors::message(&e));
+            1
+        }
+    }
+}
+
+fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
+    let mut inv = inv.clone();
+    if args.profile.is_some() {
+        inv.rampart.profile = args.profile.clone();
+    }
+    let settings = Settings::resolve(&inv, host)?;
+    let path = if args.target.is_dir() { args.target.join("config.json") } else { args.target.clone() };
+    let (_, changes) = crate::pipeline::plan_spec(&path, &settings, host)?;
+    if args.json {
+        let out = serde_json::json!({"profile": settings.profile, "target": path, "changes": changes});
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&out)?));
+    }
+    let mut text = format!("{}: profile {}, {} change(s)\n", path.display(), settings.profile, changes.len());
+    for c in &changes {
+        text.push_str(&format!("\n[{}] {}\n  {}\n", c.step, c.field, c.reason));
+        if c.before != c.after {
+            text.push_str(&format!("  before: {}\n  after:  {}\n", short(&c.before), short(&c.after)));
+        }
+    }
+    Ok(text)
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 160 { format!("{}…", s.chars().take(160).collect::<String>()) } else { s }
+}

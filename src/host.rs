@@ -1,0 +1,180 @@
+//! The seam between Rampart and the machine. Steps are pure functions of the spec, the
+//! profile and [`HostFacts`]; everything that touches the host (files, /proc, exec, the
+//! clock) goes through [`Host`] so tests can replace it.
+
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What the hardening steps need to know about this machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostFacts {
+    /// `std::env::consts::ARCH` of the host (`x86_64`, `aarch64`, ...).
+    pub arch: &'static str,
+    /// Hard rlimits Rampart (and so runc) runs with, by OCI name (`RLIMIT_NOFILE`).
+    pub rlimit_hard: BTreeMap<String, u64>,
+    /// Whether this process holds CAP_SYS_RESOURCE, i.e. can raise a hard rlimit.
+    pub can_raise_rlimits: bool,
+    /// Whether cgroup v2 is the unified hierarchy.
+    pub cgroup_v2: bool,
+    /// Whether the block-IO controller exposes a weight (not with mq-deadline on v1).
+    pub blkio_weight: bool,
+    /// Paths that exist on the host, for masked-path patterns with a `*` (one component).
+    pub glob_matches: BTreeMap<String, Vec<String>>,
+}
+
+impl HostFacts {
+    /// Facts for unit tests: a generous host with nothing surprising.
+    pub fn for_tests() -> HostFacts {
+        HostFacts {
+            arch: "x86_64",
+            rlimit_hard: BTreeMap::new(),
+            can_raise_rlimits: true,
+            cgroup_v2: false,
+            blkio_weight: true,
+            glob_matches: BTreeMap::new(),
+        }
+    }
+}
+
+/// Host access used by the pipeline.
+pub trait Host {
+    fn facts(&self, patterns: &[String]) -> HostFacts;
+    fn now(&self) -> SystemTime;
+    /// Replaces this process with `program` (never returns on success).
+    fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error;
+    fn self_exe(&self) -> Option<PathBuf>;
+    fn path_var(&self) -> Option<OsString>;
+}
+
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn facts(&self, patterns: &[String]) -> HostFacts {
+        HostFacts {
+            arch: std::env::consts::ARCH,
+            rlimit_hard: crate::steps::rlimits::current_hard_limits(),
+            can_raise_rlimits: caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
+                .unwrap_or(false),
+            cgroup_v2: cgroups_rs::hierarchies::is_cgroup2_unified_mode(),
+            blkio_weight: blkio_weight_supported(),
+            glob_matches: patterns.iter().filter(|p| p.contains('*')).map(|p| (p.clone(), glob_one(p))).collect(),
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(program).arg0(&argv[0]).args(&argv[1..]).exec();
+        anyhow::Error::new(err).context(format!("cannot execute the runtime {}", program.display()))
+    }
+
+    fn self_exe(&self) -> Option<PathBuf> {
+        std::fs::read_link("/proc/self/exe").ok()
+    }
+
+    fn path_var(&self) -> Option<OsString> {
+        std::env::var_os("PATH")
+    }
+}
+
+/// cgroups-rs knows where the blkio controller is mounted; the weight file is absent when
+/// the disk scheduler has no proportional weights (mq-deadline), and runc then ignores it.
+fn blkio_weight_supported() -> bool {
+    let h = cgroups_rs::hierarchies::auto();
+    let root = h.root();
+    if cgroups_rs::hierarchies::is_cgroup2_unified_mode() {
+        return root.join("io.weight").exists() || root.join("io.bfq.weight").exists();
+    }
+    let blkio = root.join("blkio");
+    blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists()
+}
+
+/// Expands a pattern with `*` in exactly one path component against the host's filesystem.
+pub fn glob_one(pattern: &str) -> Vec<String> {
+    let Some((prefix, rest)) = pattern.split_once('*') else { return vec![pattern.to_string()] };
+    let dir_end = prefix.rfind('/').unwrap_or(0);
+    let (dir, head) = (&prefix[..dir_end.max(1)], &prefix[dir_end + 1..]);
+    let (tail, suffix) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.len() >= head.len() + tail.len() && n.starts_with(head) && n.ends_with(tail))
+        .map(|n| format!("{}/{n}{suffix}", dir.trim_end_matches('/')))
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    out.sort();
+    out
+}
+
+/// RFC 3339 UTC time with nanoseconds, as runc's logrus writes it.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Reads a file with a size cap, so a hostile bundle cannot make Rampart read gigabytes.
+pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(max as u64 + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+    if buf.len() > max {
+        anyhow::bail!("{} is larger than the {max} bytes Rampart accepts", path.display());
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::new(1_795_459_142, 5);
+        assert_eq!(rfc3339(t), "2026-11-23T18:39:02.000000005Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn glob_expands_one_component() {
+        let d = std::env::temp_dir().join(format!("rampart-glob-{}", std::process::id()));
+        for n in ["cpu0", "cpu1", "cpufreq"] {
+            std::fs::create_dir_all(d.join(n)).unwrap();
+        }
+        std::fs::create_dir_all(d.join("cpu0/thermal_throttle")).unwrap();
+        let got = glob_one(&format!("{}/cpu*/thermal_throttle", d.display()));
+        assert_eq!(got, vec![format!("{}/cpu0/thermal_throttle", d.display())]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,21 @@
+//! Rampart: a runc shim that hardens every container it creates.
+//!
+//! The pipeline reads like the product: [`argv`] (parse argv losslessly) → [`settings`]
+//! (config file, profile, runtime) → [`bundle`] (load config.json) → [`steps`] (plan and
+//! apply each hardening step, validate) → [`bundle`] (atomic write) + [`audit`] → exec.
+
+pub mod argv;
+pub mod audit;
+pub mod bundle;
+pub mod change;
+pub mod config;
+pub mod errors;
+pub mod exec;
+pub mod explain;
+pub mod host;
+pub mod pipeline;
+pub mod profile;
+pub mod seccomp;
+pub mod settings;
+pub mod spec;
+pub mod steps;

@@ -1,0 +1,280 @@
+//! Profiles: what Rampart enforces. Built-ins live in `profiles/` and are embedded in the
+//! binary; admins add their own (TOML) in the profiles directory named by the config file.
+//! A profile may `extends` another; tables merge key by key, the child winning.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("restricted", include_str!("../profiles/restricted.toml")),
+    ("baseline", include_str!("../profiles/baseline.toml")),
+];
+
+pub const DEFAULT_PROFILE: &str = "restricted";
+const MAX_EXTENDS_DEPTH: usize = 8;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub extends: Option<String>,
+    pub capabilities: CapabilityPolicy,
+    pub process: ProcessPolicy,
+    pub seccomp: SeccompPolicy,
+    pub rootfs: RootfsPolicy,
+    pub paths: PathsPolicy,
+    pub resources: ResourcesPolicy,
+    #[serde(default)]
+    pub rlimits: BTreeMap<String, RlimitPolicy>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityPolicy {
+    /// Capabilities a container may keep if it asks for them (e.g. `CAP_NET_BIND_SERVICE`).
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessPolicy {
+    pub no_new_privileges: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SeccompPolicy {
+    /// An allow-list shipped in `seccomp/` (by name) or a path to an admin's own.
+    pub profile: String,
+    /// Groups of the allow-list to leave out (e.g. `ptrace`).
+    #[serde(default)]
+    pub deny_groups: Vec<String>,
+    /// Also filter the compat architectures (x86 and x32 on x86_64). Off in `restricted`:
+    /// no 32-bit syscall entry at all closes the socketcall(2) argument-filter gap.
+    #[serde(default)]
+    pub compat_arches: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RootfsPolicy {
+    pub readonly: bool,
+    /// Writable tmpfs mounts added when the rootfs is made read-only (and no mount is there).
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TmpfsMount {
+    pub path: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PathsPolicy {
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesPolicy {
+    pub pids: Option<i64>,
+    pub memory_bytes: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    /// CPU time per period, as a number of CPUs (2.0 = quota 200000 / period 100000).
+    pub cpus: Option<f64>,
+    pub blkio_weight: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RlimitPolicy {
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Where profiles are looked up: the admin's directory first, then the built-ins.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileSource {
+    pub dir: Option<PathBuf>,
+}
+
+impl ProfileSource {
+    pub fn load(&self, name: &str) -> Result<Profile> {
+        let table = self.load_table(name, 0)?;
+        let mut profile: Profile = table
+            .try_into()
+            .with_context(|| format!("profile {name:?} is not a valid Rampart profile"))?;
+        profile.name = name.to_string();
+        profile.check().with_context(|| format!("profile {name:?}"))?;
+        Ok(profile)
+    }
+
+    /// The names this source knows, built-ins and the admin's.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        if let Some(dir) = &self.dir
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "toml")
+                    && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+                {
+                    names.push(stem.to_string());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn load_table(&self, name: &str, depth: usize) -> Result<toml::Table> {
+        check_name(name)?;
+        if depth > MAX_EXTENDS_DEPTH {
+            bail!("profile {name:?}: `extends` chain is longer than {MAX_EXTENDS_DEPTH} (a cycle?)");
+        }
+        let (text, origin) = self.text(name)?;
+        let mut table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("profile {name:?} ({origin}) is not valid TOML"))?;
+        if let Some(parent) = table.get("extends").cloned() {
+            let parent = parent
+                .as_str()
+                .with_context(|| format!("profile {name:?}: `extends` must be a profile name"))?
+                .to_string();
+            let mut base = self
+                .load_table(&parent, depth + 1)
+                .with_context(|| format!("profile {name:?} extends {parent:?}"))?;
+            // Fields that describe the profile itself are not inherited.
+            base.remove("description");
+            merge(&mut base, table);
+            table = base;
+        }
+        Ok(table)
+    }
+
+    fn text(&self, name: &str) -> Result<(String, String)> {
+        if let Some(dir) = &self.dir {
+            let path = dir.join(format!("{name}.toml"));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Ok((text, path.display().to_string())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read profile {}", path.display())),
+            }
+        }
+        match BUILTIN.iter().find(|(n, _)| *n == name) {
+            Some((_, text)) => Ok((text.to_string(), "built-in".to_string())),
+            None => bail!(
+                "unknown profile {name:?}: known profiles are {}; admins add profiles as NAME.toml in {}",
+                self.names().join(", "),
+                self.dir.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_else(|| "the profiles_dir named in the config file".into())
+            ),
+        }
+    }
+}
+
+impl Profile {
+    fn check(&self) -> Result<()> {
+        for cap in &self.capabilities.allow {
+            crate::steps::capabilities::parse_cap(cap).context("capabilities.allow")?;
+        }
+        for (name, l) in &self.rlimits {
+            crate::steps::rlimits::check_name(name)?;
+            if l.soft > l.hard {
+                bail!("rlimits.{name}: soft {} is above hard {}", l.soft, l.hard);
+            }
+        }
+        for p in self.paths.masked.iter().chain(&self.paths.readonly).chain(self.rootfs.tmpfs.iter().map(|t| &t.path)) {
+            if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                bail!("path {p:?} must be absolute and must not contain '..'");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !name.starts_with('.');
+    if !ok {
+        bail!("{name:?} is not a valid profile name (letters, digits, '-', '_', '.'; at most 64)");
+    }
+    Ok(())
+}
+
+/// Deep-merges `over` into `base`: tables merge, everything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_load() {
+        let src = ProfileSource::default();
+        for (name, _) in BUILTIN {
+            let p = src.load(name).unwrap();
+            assert_eq!(p.name, *name);
+        }
+        let r = src.load("restricted").unwrap();
+        assert_eq!(r.capabilities.allow, vec!["CAP_NET_BIND_SERVICE"]);
+        assert_eq!(r.resources.pids, Some(1024));
+        assert!(r.rootfs.readonly);
+        let b = src.load("baseline").unwrap();
+        assert!(!b.rootfs.readonly);
+        assert!(!b.capabilities.allow.iter().any(|c| c == "CAP_NET_RAW" || c == "CAP_MKNOD" || c == "CAP_AUDIT_WRITE"));
+    }
+
+    #[test]
+    fn admin_profile_extends_builtin_and_overrides_keys() {
+        let dir = tempdir();
+        std::fs::write(dir.join("web.toml"), "extends = \"restricted\"\n[resources]\npids = 64\n").unwrap();
+        let p = ProfileSource { dir: Some(dir.clone()) }.load("web").unwrap();
+        assert_eq!(p.resources.pids, Some(64));
+        assert_eq!(p.resources.memory_bytes, ProfileSource::default().load("restricted").unwrap().resources.memory_bytes);
+        assert!(p.rootfs.readonly);
+    }
+
+    #[test]
+    fn bad_profiles_are_refused() {
+        let dir = tempdir();
+        std::fs::write(dir.join("loop.toml"), "extends = \"loop\"\n").unwrap();
+        std::fs::write(dir.join("typo.toml"), "extends = \"restricted\"\n[resources]\npidz = 1\n").unwrap();
+        std::fs::write(dir.join("badcap.toml"), "extends = \"restricted\"\n[capabilities]\nallow = [\"CAP_FLY\"]\n").unwrap();
+        let src = ProfileSource { dir: Some(dir) };
+        for name in ["loop", "typo", "badcap", "nope", "../etc/passwd", ""] {
+            assert!(src.load(name).is_err(), "{name} should fail");
+        }
+        let msg = format!("{:#}", src.load("nope").unwrap_err());
+        assert!(msg.contains("unknown profile \"nope\"") && msg.contains("restricted"), "{msg}");
+    }
+
+    fn tempdir() -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!("rampart-profile-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,1 @@
+//! Rampart's seccomp allow-lists (filled in next).

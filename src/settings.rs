@@ -1,0 +1,121 @@
+//! Settings for one invocation: argv options win over the `rampart-NAME` name, which wins
+//! over the config file, which wins over built-in defaults.
+
+use crate::argv::Invocation;
+use crate::config::{self, Config};
+use crate::host::Host;
+use crate::profile::{self, ProfileSource};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: String,
+    pub profiles: ProfileSource,
+    pub runtime: PathBuf,
+    pub audit_log: PathBuf,
+}
+
+impl Settings {
+    pub fn resolve(inv: &Invocation, host: &dyn Host) -> Result<Settings> {
+        let cfg = Config::load(inv.rampart.config.as_deref())?;
+        let profile = inv
+            .rampart
+            .profile
+            .clone()
+            .or_else(|| inv.profile_from_argv0())
+            .or(cfg.default_profile.clone())
+            .unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string());
+        let runtime = match inv.rampart.runtime.clone().or(cfg.runtime.clone()) {
+            Some(explicit) => check_runtime(&explicit, host)?,
+            None => find_runc(host)?,
+        };
+        Ok(Settings {
+            profile,
+            profiles: ProfileSource { dir: Some(cfg.profiles_dir.unwrap_or_else(|| config::DEFAULT_PROFILES_DIR.into())) },
+            runtime,
+            audit_log: cfg.audit_log.unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
+        })
+    }
+}
+
+fn is_self(candidate: &Path, host: &dyn Host) -> bool {
+    match (std::fs::canonicalize(candidate), host.self_exe()) {
+        (Ok(c), Some(me)) => c == me || std::fs::canonicalize(&me).is_ok_and(|m| m == c),
+        _ => false,
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn check_runtime(p: &Path, host: &dyn Host) -> Result<PathBuf> {
+    if is_self(p, host) {
+        bail!("the configured runtime {} is Rampart itself; point --rampart-runtime or `runtime` in the config file at the real runc", p.display());
+    }
+    if !is_executable(p) {
+        bail!("the runtime {} does not exist or is not executable; set --rampart-runtime or `runtime` in the config file", p.display());
+    }
+    Ok(p.to_path_buf())
+}
+
+/// The first `runc` on PATH that is not Rampart itself (never exec ourselves).
+fn find_runc(host: &dyn Host) -> Result<PathBuf> {
+    let path = host.path_var().context("PATH is not set, so runc cannot be found; set `runtime` in the config file")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("runc"))
+        .find(|c| is_executable(c) && !is_self(c, host))
+        .context("no runc found on PATH (other than Rampart itself); install runc or set `runtime` in the config file")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    struct FakeHost {
+        path: OsString,
+        me: PathBuf,
+    }
+    impl Host for FakeHost {
+        fn facts(&self, _: &[String]) -> crate::host::HostFacts {
+            crate::host::HostFacts::for_tests()
+        }
+        fn now(&self) -> std::time::SystemTime {
+            std::time::SystemTime::UNIX_EPOCH
+        }
+        fn exec(&self, _: &Path, _: &[OsString]) -> anyhow::Error {
+            anyhow::anyhow!("no exec in tests")
+        }
+        fn self_exe(&self) -> Option<PathBuf> {
+            Some(self.me.clone())
+        }
+        fn path_var(&self) -> Option<OsString> {
+            Some(self.path.clone())
+        }
+    }
+
+    fn exe(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn skips_itself_on_path_and_refuses_itself_explicitly() {
+        let d = std::env::temp_dir().join(format!("rampart-settings-{}", std::process::id()));
+        let (me, real) = (d.join("a/runc"), d.join("b/runc"));
+        exe(&me);
+        exe(&real);
+        let host = FakeHost { path: std::env::join_paths([d.join("a"), d.join("b")]).unwrap(), me: me.clone() };
+        assert_eq!(find_runc(&host).unwrap(), real);
+        assert!(format!("{:#}", check_runtime(&me, &host).unwrap_err()).contains("Rampart itself"));
+        assert!(check_runtime(&d.join("nope"), &host).is_err());
+        let only_me = FakeHost { path: d.join("a").into(), me };
+        assert!(find_runc(&only_me).is_err());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,161 @@
+//! The spec document: read typed, write raw.
+//!
+//! `config.json` is kept as a `serde_json::Value` so that every field Rampart does not
+//! model (vendor fields, fields newer than oci-spec) reaches runc unchanged. Steps read
+//! sub-trees through oci-spec's types (which rejects wrong types and unknown enum
+//! values such as capability names) and write back only the keys they change.
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// Largest config.json Rampart accepts. Docker's are ~10 KB; hostile inputs are refused
+/// before they are parsed.
+pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    raw: Value,
+}
+
+impl Spec {
+    /// Parses and validates a config.json. Fails on anything that is not a JSON object
+    /// that oci-spec can read as a runtime spec.
+    pub fn from_slice(bytes: &[u8]) -> Result<Spec> {
+        if bytes.len() > MAX_SPEC_BYTES {
+            bail!("config.json is {} bytes, more than the {MAX_SPEC_BYTES} Rampart accepts", bytes.len());
+        }
+        let raw: Value = serde_json::from_slice(bytes).context("config.json is not valid JSON")?;
+        Spec::from_value(raw)
+    }
+
+    pub fn from_value(raw: Value) -> Result<Spec> {
+        if !raw.is_object() {
+            bail!("config.json is not a JSON object");
+        }
+        let spec = Spec { raw };
+        spec.validate_typed()?;
+        Ok(spec)
+    }
+
+    /// Checks the whole document against oci-spec's model (types, enum values).
+    pub fn validate_typed(&self) -> Result<()> {
+        oci_spec::runtime::Spec::deserialize(&self.raw)
+            .map(|_| ())
+            .map_err(|e| anyhow!("config.json does not match the OCI runtime spec: {e}"))
+    }
+
+    pub fn raw(&self) -> &Value {
+        &self.raw
+    }
+
+    pub fn into_raw(self) -> Value {
+        self.raw
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.raw).expect("a serde_json::Value always serialises")
+    }
+
+    /// The value at a JSON pointer (`/process/capabilities`), if present and not null.
+    pub fn get(&self, ptr: &str) -> Option<&Value> {
+        self.raw.pointer(ptr).filter(|v| !v.is_null())
+    }
+
+    /// Reads the sub-tree at `ptr` as an oci-spec (or any serde) type.
+    pub fn typed<T: DeserializeOwned>(&self, ptr: &str) -> Result<Option<T>> {
+        match self.get(ptr) {
+            None => Ok(None),
+            Some(v) => T::deserialize(v)
+                .map(Some)
+                .with_context(|| format!("{ptr} in config.json has an unexpected shape: {v}")),
+        }
+    }
+
+    /// Sets the value at `ptr`, creating intermediate objects. Returns the previous value
+    /// (`Value::Null` when there was none).
+    pub fn set(&mut self, ptr: &str, value: Value) -> Result<Value> {
+        let slot = pointer_mut_create(&mut self.raw, ptr)?;
+        Ok(std::mem::replace(slot, value))
+    }
+
+    /// Removes the key at `ptr`; returns what was there.
+    pub fn remove(&mut self, ptr: &str) -> Value {
+        let (parent, key) = split_last(ptr);
+        match self.raw.pointer_mut(parent).and_then(Value::as_object_mut) {
+            Some(obj) => obj.remove(&unescape(key)).unwrap_or(Value::Null),
+            None => Value::Null,
+        }
+    }
+}
+
+
+fn split_last(ptr: &str) -> (&str, &str) {
+    match ptr.rfind('/') {
+        Some(i) => (&ptr[..i], &ptr[i + 1..]),
+        None => ("", ptr),
+    }
+}
+
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+fn pointer_mut_create<'a>(root: &'a mut Value, ptr: &str) -> Result<&'a mut Value> {
+    if ptr.is_empty() {
+        return Ok(root);
+    }
+    if !ptr.starts_with('/') {
+        bail!("internal: JSON pointer {ptr:?} does not start with '/'");
+    }
+    let mut cur = root;
+    for token in ptr[1..].split('/') {
+        if cur.is_null() {
+            *cur = Value::Object(Map::new());
+        }
+        cur = match cur {
+            Value::Object(map) => map.entry(unescape(token)).or_insert(Value::Null),
+            Value::Array(items) => {
+                let i: usize = token.parse().with_context(|| format!("internal: bad index {token:?} in {ptr}"))?;
+                items.get_mut(i).with_context(|| format!("internal: index {i} out of range in {ptr}"))?
+            }
+            other => bail!("{ptr}: cannot descend into {other} in config.json"),
+        };
+    }
+    Ok(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "vendorField": {"x": 1}})
+    }
+
+    #[test]
+    fn set_creates_intermediate_objects_and_keeps_unknown_fields() {
+        let mut s = Spec::from_value(minimal()).unwrap();
+        let before = s.set("/linux/resources/pids/limit", json!(1024)).unwrap();
+        assert_eq!(before, Value::Null);
+        assert_eq!(s.get("/linux/resources/pids/limit"), Some(&json!(1024)));
+        assert_eq!(s.get("/vendorField/x"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn rejects_non_objects_wrong_types_and_oversize() {
+        assert!(Spec::from_slice(b"[]").is_err());
+        assert!(Spec::from_slice(b"{\"process\": 5}").is_err());
+        let big = vec![b' '; MAX_SPEC_BYTES + 1];
+        assert!(Spec::from_slice(&big).is_err());
+    }
+
+    #[test]
+    fn remove_returns_previous_value() {
+        let mut s = Spec::from_value(minimal()).unwrap();
+        assert_eq!(s.remove("/vendorField"), json!({"x": 1}));
+        assert_eq!(s.remove("/nothing/here"), Value::Null);
+    }
+}

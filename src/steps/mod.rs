@@ -1,0 +1,102 @@
+//! The hardening chain: one file per step, each a pure function over the spec that records
+//! what it changed and why. Order matters: seccomp is rendered against the capabilities
+//! that remain after the capability step.
+
+use crate::change::{Change, Changes};
+use crate::host::HostFacts;
+use crate::profile::Profile;
+use crate::spec::Spec;
+use anyhow::{Context as _, Result};
+
+pub mod capabilities;
+pub mod no_new_privileges;
+pub mod paths;
+pub mod resources;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seccomp;
+
+/// What every step may look at besides the spec.
+pub struct Context<'a> {
+    pub profile: &'a Profile,
+    pub host: &'a HostFacts,
+    /// For `exec`: the capabilities the running container holds (from runc's state), which
+    /// an exec'd process may not exceed.
+    pub container_caps: Option<&'a [String]>,
+}
+
+pub type StepFn = fn(&mut Spec, &Context, &mut Changes) -> Result<()>;
+
+/// Steps for `create` and `run`, in order.
+pub const CREATE: &[(&str, StepFn)] = &[
+    ("capabilities", capabilities::apply),
+    ("no_new_privileges", no_new_privileges::apply),
+    ("seccomp", seccomp::apply),
+    ("rootfs", rootfs::apply),
+    ("paths", paths::apply),
+    ("resources", resources::apply),
+    ("rlimits", rlimits::apply),
+];
+
+/// Steps for the process `exec` starts in a running container (`/process` of a spec
+/// wrapped around the process.json).
+pub const EXEC: &[(&str, StepFn)] = &[
+    ("capabilities", capabilities::apply),
+    ("no_new_privileges", no_new_privileges::apply),
+    ("rlimits", rlimits::apply),
+];
+
+/// Runs `steps` over `spec`, then checks the result is still a valid spec.
+pub fn harden(spec: &mut Spec, cx: &Context, steps: &[(&'static str, StepFn)]) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    for (name, step) in steps {
+        step(spec, cx, &mut Changes::new(name, &mut out)).with_context(|| format!("hardening step {name}"))?;
+    }
+    spec.validate_typed().context("the hardened spec does not validate (a Rampart bug; nothing was started)")?;
+    Ok(out)
+}
+
+/// The profiles' masked-path patterns that need host facts (globs).
+pub fn host_patterns(profile: &Profile) -> Vec<String> {
+    profile.paths.masked.iter().chain(&profile.paths.readonly).filter(|p| p.contains('*')).cloned().collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::host::HostFacts;
+    use crate::profile::{Profile, ProfileSource};
+    use crate::spec::Spec;
+
+    pub fn fixture(name: &str) -> Spec {
+        let path = format!("{}/tests/fixtures/specs/{name}", env!("CARGO_MANIFEST_DIR"));
+        Spec::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    }
+
+    pub fn profile(name: &str) -> Profile {
+        ProfileSource::default().load(name).unwrap()
+    }
+
+    pub fn facts() -> HostFacts {
+        HostFacts::for_tests()
+    }
+
+    /// Every captured spec in tests/fixtures/specs.
+    pub fn all_fixtures() -> Vec<(String, Spec)> {
+        let root = format!("{}/tests/fixtures/specs", env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(&root)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    let name = p.strip_prefix(&root).unwrap().display().to_string();
+                    out.push((name, Spec::from_slice(&std::fs::read(&p).unwrap()).unwrap()));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
