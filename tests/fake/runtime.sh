@@ -1,0 +1,16 @@
+#!/bin/sh
+# A stand-in for runc: records the argv it was given (one per line) and the bundle's
+# config.json as it was at exec time, prints nothing, and exits with $FAKE_EXIT (0).
+rec="${FAKE_RECORD:?}"
+mkdir -p "$rec"
+: > "$rec/argv"
+for a in "$@"; do printf '%s\n' "$a" >> "$rec/argv"; done
+bundle=.
+prev=
+for a in "$@"; do
+  case "$prev" in --bundle|-b) bundle="$a" ;; esac
+  case "$a" in --bundle=*|-b=*) bundle="${a#*=}" ;; esac
+  prev="$a"
+done
+[ -f "$bundle/config.json" ] && cp "$bundle/config.json" "$rec/config.json"
+exit "${FAKE_EXIT:-0}"
