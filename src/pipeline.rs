@@ -8,7 +8,8 @@ use crate::audit::{self, Record};
 use crate::bundle;
 use crate::change::Change;
 use crate::errors;
-use crate::host::Host;
+use crate::host::{Host, HostFacts};
+use crate::profile::Profile;
 use crate::settings::Settings;
 use crate::spec::Spec;
 use crate::steps::{self, Context};
@@ -46,7 +47,7 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let settings = Settings::resolve(inv, host)?;
     let mut args = inv.runtime_args.clone();
     match &inv.command {
-        Some(cmd) if cmd.name == "create" || cmd.name == "run" => harden_bundle(inv, cmd, &settings, host)?,
+        Some(cmd) if cmd.name == "create" || cmd.name == "run" => harden_bundle(cmd, &settings, host)?,
         Some(cmd) if cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
             args = args.into_iter().enumerate().filter(|(i, _)| !drop.iter().any(|r| r.contains(i))).map(|(_, a)| a).collect();
@@ -72,13 +73,18 @@ pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<(S
     let profile = settings.profiles.load(&settings.profile)?;
     let facts = host.facts(&steps::host_patterns(&profile));
     let bytes = bundle::read(path)?;
-    let mut spec = Spec::from_slice(&bytes).with_context(|| format!("cannot use {}", path.display()))?;
-    let cx = Context { profile: &profile, host: &facts, container_caps: None };
+    rewrite(&bytes, &profile, &facts).with_context(|| format!("cannot use {}", path.display()))
+}
+
+/// The pure core of `create`: config.json bytes in, hardened spec and its changes out.
+pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Spec, Vec<Change>)> {
+    let mut spec = Spec::from_slice(bytes)?;
+    let cx = Context { profile, host: facts, container_caps: None };
     let changes = steps::harden(&mut spec, &cx, steps::CREATE)?;
     Ok((spec, changes))
 }
 
-fn harden_bundle(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Result<()> {
+fn harden_bundle(cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Result<()> {
     let dir = bundle_dir(cmd)?;
     let _lock = bundle::lock_dir(&dir)?;
     let path = dir.join("config.json");
@@ -87,7 +93,7 @@ fn harden_bundle(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host:
         true => Some(bundle::stage(&path, &spec.to_vec())?),
         false => None,
     };
-    audit::append(&settings.audit_log, &record(inv, cmd, settings, host, Some(&dir), &changes))?;
+    audit::append(&settings.audit_log, &record(cmd, settings, host, Some(&dir), &changes))?;
     if let Some(staged) = staged {
         staged.commit()?;
     }
@@ -103,7 +109,7 @@ fn clamp_exec(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host: &d
         None => None,
     };
     if !plan.changes.is_empty() {
-        audit::append(&settings.audit_log, &record(inv, cmd, settings, host, None, &plan.changes))?;
+        audit::append(&settings.audit_log, &record(cmd, settings, host, None, &plan.changes))?;
     }
     if let Some(staged) = staged {
         staged.commit()?;
@@ -112,7 +118,6 @@ fn clamp_exec(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host: &d
 }
 
 fn record<'a>(
-    _inv: &Invocation,
     cmd: &'a CommandArgs,
     settings: &'a Settings,
     host: &dyn Host,
