@@ -39,6 +39,11 @@ pub struct Profile {
 pub struct CapabilityPolicy {
     /// Capabilities a container may keep if it asks for them (e.g. `CAP_NET_BIND_SERVICE`).
     pub allow: Vec<String>,
+    /// Drop CAP_NET_BIND_SERVICE where it is not needed: in a private network namespace
+    /// `net.ipv4.ip_unprivileged_port_start=0` (Docker's default) lets any user bind low ports
+    /// of that namespace only.
+    #[serde(default)]
+    pub net_bind_via_sysctl: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -18,8 +18,15 @@ pub fn parse_cap(name: &str) -> Result<caps::Capability> {
     }
 }
 
+const NET_BIND: &str = "CAP_NET_BIND_SERVICE";
+const PORT_SYSCTL: &str = "/linux/sysctl/net.ipv4.ip_unprivileged_port_start";
+
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
-    let allow = &cx.profile.capabilities.allow;
+    let mut allow = cx.profile.capabilities.allow.clone();
+    if cx.profile.capabilities.net_bind_via_sysctl && allow.iter().any(|c| c == NET_BIND) && ports_without_cap(spec, ch)? {
+        allow.retain(|c| c != NET_BIND);
+    }
+    let allow = &allow;
     let base = "/process/capabilities";
     for set in SETS {
         let field = format!("{base}/{set}");
@@ -55,6 +62,27 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         ch.set(spec, &field, json!(kept), reason)?;
     }
     Ok(())
+}
+
+/// True when low ports can be bound without CAP_NET_BIND_SERVICE: the container has a
+/// network namespace of its own (an entry without `path`) and the port sysctl is, or is
+/// now made, 0. Never touches a namespace joined by path (it may be the host's).
+fn ports_without_cap(spec: &mut Spec, ch: &mut Changes) -> Result<bool> {
+    let namespaces: Vec<oci_spec::runtime::LinuxNamespace> = spec.typed("/linux/namespaces")?.unwrap_or_default();
+    let private_net = namespaces
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none());
+    if !private_net || spec.get("/process").is_none() {
+        return Ok(false);
+    }
+    match spec.get(PORT_SYSCTL).and_then(Value::as_str) {
+        Some("0") => Ok(true),
+        Some(_) => Ok(false),
+        None => {
+            ch.set(spec, PORT_SYSCTL, json!("0"), "lets the container bind ports below 1024 in its own network namespace instead of holding CAP_NET_BIND_SERVICE")?;
+            Ok(true)
+        }
+    }
 }
 
 fn list(names: &[&String]) -> String {
@@ -93,14 +121,32 @@ mod tests {
     fn restricted_empties_docker_default() {
         let mut s = fixture("docker-20.10/default.json");
         let changes = run(&mut s, "restricted", None);
-        // Docker asks for NET_BIND_SERVICE among its 14, so it is the one kept.
-        for k in ["bounding", "effective", "permitted"] {
-            assert_eq!(set(&s, k), vec!["CAP_NET_BIND_SERVICE"], "{k}");
+        // Docker asks for NET_BIND_SERVICE, but its private netns has the port sysctl at 0.
+        for k in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+            assert!(set(&s, k).is_empty(), "{k}");
         }
         for k in ["inheritable", "ambient"] {
             assert!(set(&s, k).is_empty());
         }
         assert!(changes.iter().any(|c| c.reason.contains("CAP_SYS_CHROOT")));
+    }
+
+    #[test]
+    fn net_bind_service_kept_where_only_it_can_bind_low_ports() {
+        // Host network (joined by path): the cap stays, no sysctl is written.
+        let mut s = fixture("docker-20.10/hostnet.json");
+        run(&mut s, "restricted", None);
+        assert_eq!(set(&s, "bounding"), vec!["CAP_NET_BIND_SERVICE"]);
+        // containerd's spec has a private netns but no sysctl: Rampart adds it.
+        let mut c = fixture("containerd-1.6-ctr/default.json");
+        run(&mut c, "restricted", None);
+        assert!(set(&c, "bounding").is_empty());
+        assert_eq!(c.get(PORT_SYSCTL), Some(&json!("0")));
+        // A request that set the sysctl to something else keeps its cap.
+        let mut d = fixture("docker-20.10/default.json");
+        d.set(PORT_SYSCTL, json!("1024")).unwrap();
+        run(&mut d, "restricted", None);
+        assert_eq!(set(&d, "bounding"), vec!["CAP_NET_BIND_SERVICE"]);
     }
 
     #[test]
