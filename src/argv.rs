@@ -18,8 +18,23 @@ fn command_value_flags(command: &str) -> &'static [&'static str] {
     match command {
         "create" | "run" => &["bundle", "b", "console-socket", "pid-file", "preserve-fds"],
         "exec" => &[
-            "console-socket", "cwd", "env", "e", "user", "u", "additional-gids", "g", "process", "p",
-            "pid-file", "process-label", "apparmor", "cap", "c", "preserve-fds", "cgroup",
+            "console-socket",
+            "cwd",
+            "env",
+            "e",
+            "user",
+            "u",
+            "additional-gids",
+            "g",
+            "process",
+            "p",
+            "pid-file",
+            "process-label",
+            "apparmor",
+            "cap",
+            "c",
+            "preserve-fds",
+            "cgroup",
         ],
         _ => &[],
     }
@@ -70,7 +85,9 @@ impl Invocation {
     /// The profile a name like `rampart-baseline` selects.
     pub fn profile_from_argv0(&self) -> Option<String> {
         let base = std::path::Path::new(&self.argv0).file_name()?.to_str()?;
-        base.strip_prefix("rampart-").filter(|n| !n.is_empty()).map(String::from)
+        base.strip_prefix("rampart-")
+            .filter(|n| !n.is_empty())
+            .map(String::from)
     }
 
     pub fn command_name(&self) -> Option<&str> {
@@ -93,13 +110,18 @@ fn flag(arg: &OsStr) -> Option<(&str, Option<&str>)> {
 
 pub fn parse(argv: Vec<OsString>) -> Result<Invocation> {
     let mut it = argv.into_iter();
-    let mut inv = Invocation { argv0: it.next().unwrap_or_default(), ..Default::default() };
+    let mut inv = Invocation {
+        argv0: it.next().unwrap_or_default(),
+        ..Default::default()
+    };
     let rest: Vec<OsString> = it.collect();
     let mut i = 0;
     // Global section: Rampart's options and runc's global flags, up to the command.
     while i < rest.len() {
         let arg = &rest[i];
-        let Some((name, inline)) = flag(arg) else { break };
+        let Some((name, inline)) = flag(arg) else {
+            break;
+        };
         let takes_value = GLOBAL_VALUE_FLAGS.contains(&name) || name.starts_with("rampart-");
         let (value, used) = match (takes_value, inline) {
             (false, _) => (None, 1),
@@ -110,16 +132,22 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation> {
             },
         };
         match name {
-            "rampart-profile" => inv.rampart.profile = value.map(|v| v.to_string_lossy().into_owned()),
+            "rampart-profile" => {
+                inv.rampart.profile = value.map(|v| v.to_string_lossy().into_owned())
+            }
             "rampart-config" => inv.rampart.config = value.map(PathBuf::from),
             "rampart-runtime" => inv.rampart.runtime = value.map(PathBuf::from),
             n if n.starts_with("rampart-") => {
-                bail!("unknown Rampart option --{n} (known: --rampart-profile, --rampart-config, --rampart-runtime)")
+                bail!(
+                    "unknown Rampart option --{n} (known: --rampart-profile, --rampart-config, --rampart-runtime)"
+                )
             }
             _ => {
                 match name {
                     "log" => inv.global.log = value.map(PathBuf::from),
-                    "log-format" => inv.global.log_format = value.map(|v| v.to_string_lossy().into_owned()),
+                    "log-format" => {
+                        inv.global.log_format = value.map(|v| v.to_string_lossy().into_owned())
+                    }
                     "root" => inv.global.root = value.map(PathBuf::from),
                     _ => {}
                 }
@@ -141,7 +169,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation> {
 /// Scans a command's own flags in `args[start..]` (`args[start]` is the command).
 fn parse_command(name: String, args: &[OsString], start: usize) -> Result<CommandArgs> {
     let value_flags = command_value_flags(&name);
-    let mut cmd = CommandArgs { name, ..Default::default() };
+    let mut cmd = CommandArgs {
+        name,
+        ..Default::default()
+    };
     let mut i = start + 1;
     while i < args.len() {
         let arg = &args[i];
@@ -149,7 +180,9 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
             i += 1;
             break;
         }
-        let Some((flag_name, inline)) = flag(arg) else { break };
+        let Some((flag_name, inline)) = flag(arg) else {
+            break;
+        };
         let (value, used) = if !value_flags.contains(&flag_name) {
             (None, 1)
         } else if let Some(v) = inline {
@@ -162,9 +195,10 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
         match (flag_name, value) {
             ("bundle" | "b", Some(v)) => cmd.bundle = Some(PathBuf::from(v)),
             ("process" | "p", Some(v)) => cmd.process = Some(PathBuf::from(v)),
-            ("cap" | "c", Some(v)) => {
-                cmd.caps.push(CapArg { tokens: i..i + used, value: v.to_string_lossy().into_owned() })
-            }
+            ("cap" | "c", Some(v)) => cmd.caps.push(CapArg {
+                tokens: i..i + used,
+                value: v.to_string_lossy().into_owned(),
+            }),
             _ => {}
         }
         i += used;
@@ -173,40 +207,111 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
     Ok(cmd)
 }
 
+/// `--log` and `--log-format` found without failing, for reporting an argv that [`parse`]
+/// refused: the error must still reach the log file the engine reads.
+pub fn lenient_global(argv: &[OsString]) -> GlobalArgs {
+    let mut g = GlobalArgs::default();
+    let mut i = 1;
+    while i < argv.len() {
+        let Some((name, inline)) = flag(&argv[i]) else {
+            break;
+        };
+        let value = inline
+            .map(String::from)
+            .or_else(|| argv.get(i + 1).and_then(|v| v.to_str()).map(String::from));
+        match name {
+            "log" => g.log = value.map(PathBuf::from),
+            "log-format" => g.log_format = value,
+            _ => {}
+        }
+        i += if inline.is_none()
+            && (GLOBAL_VALUE_FLAGS.contains(&name) || name.starts_with("rampart-"))
+        {
+            2
+        } else {
+            1
+        };
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Invocation {
-        parse(std::iter::once("rampart").chain(args.iter().copied()).map(OsString::from).collect()).unwrap()
+        parse(
+            std::iter::once("rampart")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect(),
+        )
+        .unwrap()
     }
     fn rt(inv: &Invocation) -> Vec<String> {
-        inv.runtime_args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        inv.runtime_args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn docker_create_argv_passes_through_unchanged() {
         let args = [
-            "--root", "/run/docker/runtime-runc/moby", "--log", "/b/log.json", "--log-format", "json",
-            "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "abc",
+            "--root",
+            "/run/docker/runtime-runc/moby",
+            "--log",
+            "/b/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "abc",
         ];
         let inv = p(&args);
         assert_eq!(rt(&inv), args);
-        assert_eq!(inv.global.log.as_deref(), Some(std::path::Path::new("/b/log.json")));
+        assert_eq!(
+            inv.global.log.as_deref(),
+            Some(std::path::Path::new("/b/log.json"))
+        );
         assert_eq!(inv.global.log_format.as_deref(), Some("json"));
         let c = inv.command.unwrap();
-        assert_eq!((c.name.as_str(), c.bundle.unwrap().to_str().unwrap(), c.id.unwrap().as_str()), ("create", "/b", "abc"));
+        assert_eq!(
+            (
+                c.name.as_str(),
+                c.bundle.unwrap().to_str().unwrap(),
+                c.id.unwrap().as_str()
+            ),
+            ("create", "/b", "abc")
+        );
     }
 
     #[test]
     fn runtime_args_first_are_stripped_in_every_form() {
         let inv = p(&[
-            "--rampart-profile", "baseline", "--rampart-config=/c.toml", "--root", "/r",
-            "-rampart-runtime", "/usr/sbin/runc", "run", "-b=/x", "id1",
+            "--rampart-profile",
+            "baseline",
+            "--rampart-config=/c.toml",
+            "--root",
+            "/r",
+            "-rampart-runtime",
+            "/usr/sbin/runc",
+            "run",
+            "-b=/x",
+            "id1",
         ]);
         assert_eq!(inv.rampart.profile.as_deref(), Some("baseline"));
-        assert_eq!(inv.rampart.config.as_deref(), Some(std::path::Path::new("/c.toml")));
-        assert_eq!(inv.rampart.runtime.as_deref(), Some(std::path::Path::new("/usr/sbin/runc")));
+        assert_eq!(
+            inv.rampart.config.as_deref(),
+            Some(std::path::Path::new("/c.toml"))
+        );
+        assert_eq!(
+            inv.rampart.runtime.as_deref(),
+            Some(std::path::Path::new("/usr/sbin/runc"))
+        );
         assert_eq!(rt(&inv), ["--root", "/r", "run", "-b=/x", "id1"]);
         assert_eq!(inv.command.unwrap().bundle.unwrap(), PathBuf::from("/x"));
     }
@@ -216,22 +321,55 @@ mod tests {
         for (args, bundle) in [
             (vec!["create", "--bundle=/a", "id"], Some("/a")),
             (vec!["create", "-b", "/a", "id"], Some("/a")),
-            (vec!["create", "--bundle", "/a", "--no-pivot", "id"], Some("/a")),
-            (vec!["--debug", "--systemd-cgroup", "create", "--console-socket", "/s", "id"], None),
+            (
+                vec!["create", "--bundle", "/a", "--no-pivot", "id"],
+                Some("/a"),
+            ),
+            (
+                vec![
+                    "--debug",
+                    "--systemd-cgroup",
+                    "create",
+                    "--console-socket",
+                    "/s",
+                    "id",
+                ],
+                None,
+            ),
             (vec!["run", "-d", "--keep", "id"], None),
         ] {
             let c = p(&args).command.unwrap();
-            assert_eq!(c.bundle.as_deref().map(|b| b.to_str().unwrap()), bundle, "{args:?}");
+            assert_eq!(
+                c.bundle.as_deref().map(|b| b.to_str().unwrap()),
+                bundle,
+                "{args:?}"
+            );
             assert_eq!(c.id.as_deref(), Some("id"), "{args:?}");
         }
     }
 
     #[test]
     fn exec_process_and_caps_and_inner_args_left_alone() {
-        let inv = p(&["exec", "--process", "/tmp/p.json", "--cap", "CAP_SYS_ADMIN", "-c=CAP_KILL", "--detach", "id", "ls", "--cap", "x"]);
+        let inv = p(&[
+            "exec",
+            "--process",
+            "/tmp/p.json",
+            "--cap",
+            "CAP_SYS_ADMIN",
+            "-c=CAP_KILL",
+            "--detach",
+            "id",
+            "ls",
+            "--cap",
+            "x",
+        ]);
         let c = inv.command.unwrap();
         assert_eq!(c.process.unwrap(), PathBuf::from("/tmp/p.json"));
-        assert_eq!(c.caps.len(), 2, "flags after the container id belong to the program");
+        assert_eq!(
+            c.caps.len(),
+            2,
+            "flags after the container id belong to the program"
+        );
         assert_eq!(c.caps[0].value, "CAP_SYS_ADMIN");
         assert_eq!(c.caps[0].tokens, 3..5);
         assert_eq!(c.caps[1].tokens, 5..6);
@@ -253,13 +391,30 @@ mod tests {
     fn non_utf8_arguments_pass_through_byte_for_byte() {
         use std::os::unix::ffi::OsStringExt;
         let weird = OsString::from_vec(vec![b'i', 0xff, b'd']);
-        let inv = parse(vec!["rampart".into(), "kill".into(), weird.clone(), "9".into()]).unwrap();
-        assert_eq!(inv.runtime_args, vec![OsString::from("kill"), weird, OsString::from("9")]);
+        let inv = parse(vec![
+            "rampart".into(),
+            "kill".into(),
+            weird.clone(),
+            "9".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            inv.runtime_args,
+            vec![OsString::from("kill"), weird, OsString::from("9")]
+        );
     }
 
     #[test]
     fn bad_rampart_options_are_errors() {
-        let bad = |a: &[&str]| parse(std::iter::once("rampart").chain(a.iter().copied()).map(OsString::from).collect()).is_err();
+        let bad = |a: &[&str]| {
+            parse(
+                std::iter::once("rampart")
+                    .chain(a.iter().copied())
+                    .map(OsString::from)
+                    .collect(),
+            )
+            .is_err()
+        };
         assert!(bad(&["--rampart-profile"]));
         assert!(bad(&["--rampart-bogus", "x", "create", "id"]));
         assert!(bad(&["--log"]));
@@ -274,22 +429,4 @@ mod tests {
         inv.argv0 = "rampart".into();
         assert_eq!(inv.profile_from_argv0(), None);
     }
-}
-
-/// `--log` and `--log-format` found without failing, for reporting an argv that [`parse`]
-/// refused: the error must still reach the log file the engine reads.
-pub fn lenient_global(argv: &[OsString]) -> GlobalArgs {
-    let mut g = GlobalArgs::default();
-    let mut i = 1;
-    while i < argv.len() {
-        let Some((name, inline)) = flag(&argv[i]) else { break };
-        let value = inline.map(String::from).or_else(|| argv.get(i + 1).and_then(|v| v.to_str()).map(String::from));
-        match name {
-            "log" => g.log = value.map(PathBuf::from),
-            "log-format" => g.log_format = value,
-            _ => {}
-        }
-        i += if inline.is_none() && (GLOBAL_VALUE_FLAGS.contains(&name) || name.starts_with("rampart-")) { 2 } else { 1 };
-    }
-    g
 }

@@ -26,7 +26,8 @@ pub fn append(path: &Path, record: &Record) -> Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the audit log directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the audit log directory {}", dir.display()))?;
     }
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -36,6 +37,7 @@ pub fn append(path: &Path, record: &Record) -> Result<()> {
     let mut f = Flock::lock(f, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .with_context(|| format!("cannot lock the audit log {}", path.display()))?;
-    f.write_all(&line).with_context(|| format!("cannot write the audit log {}", path.display()))?;
+    f.write_all(&line)
+        .with_context(|| format!("cannot write the audit log {}", path.display()))?;
     Ok(())
 }

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct DirLock(#[allow(dead_code)] Flock<File>);
 
 pub fn lock_dir(dir: &Path) -> Result<DirLock> {
-    let f = File::open(dir).with_context(|| format!("cannot open the bundle directory {}", dir.display()))?;
+    let f = File::open(dir)
+        .with_context(|| format!("cannot open the bundle directory {}", dir.display()))?;
     let lock = Flock::lock(f, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .with_context(|| format!("cannot lock {}", dir.display()))?;
@@ -36,11 +37,18 @@ pub struct Staged {
 
 impl Staged {
     pub fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.tmp, &self.target)
-            .with_context(|| format!("cannot rename {} over {}", self.tmp.display(), self.target.display()))?;
+        std::fs::rename(&self.tmp, &self.target).with_context(|| {
+            format!(
+                "cannot rename {} over {}",
+                self.tmp.display(),
+                self.target.display()
+            )
+        })?;
         self.committed = true;
         if let Some(dir) = self.target.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("cannot sync {}", dir.display()))?;
         }
         Ok(())
     }
@@ -56,10 +64,19 @@ impl Drop for Staged {
 
 /// Writes `bytes` to a temp file beside `target` with `target`'s mode and syncs it.
 pub fn stage(target: &Path, bytes: &[u8]) -> Result<Staged> {
-    let mode = std::fs::metadata(target).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("config.json");
+    let mode = std::fs::metadata(target)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.json");
     let tmp = target.with_file_name(format!(".{name}.rampart-{}.tmp", std::process::id()));
-    let staged = Staged { tmp, target: target.to_path_buf(), committed: false };
+    let staged = Staged {
+        tmp,
+        target: target.to_path_buf(),
+        committed: false,
+    };
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -87,10 +104,17 @@ mod tests {
         let _lock = lock_dir(&d).unwrap();
         drop(stage(&target, b"new").unwrap());
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "temp file removed");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "temp file removed"
+        );
         stage(&target, b"new").unwrap().commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
-        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 }

@@ -50,6 +50,12 @@ impl<'a> Changes<'a> {
     }
 
     pub fn record(&mut self, field: &str, before: Value, after: Value, reason: impl Into<String>) {
-        self.out.push(Change { step: self.step, field: field.to_string(), before, after, reason: reason.into() });
+        self.out.push(Change {
+            step: self.step,
+            field: field.to_string(),
+            before,
+            after,
+            reason: reason.into(),
+        });
     }
 }

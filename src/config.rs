@@ -35,8 +35,10 @@ impl Config {
             }
             Err(e) => return Err(e).context("cannot load the Rampart config file"),
         };
-        let text = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not a valid Rampart config file", path.display()))
+        let text =
+            String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid Rampart config file", path.display()))
     }
 }
 
@@ -53,7 +55,11 @@ mod tests {
         assert!(Config::load(Some(&dir.join("bad.toml"))).is_err());
         std::fs::write(dir.join("typo.toml"), "runtme = \"/x\"").unwrap();
         assert!(Config::load(Some(&dir.join("typo.toml"))).is_err());
-        std::fs::write(dir.join("ok.toml"), "runtime = \"/usr/sbin/runc\"\ndefault_profile = \"baseline\"\n").unwrap();
+        std::fs::write(
+            dir.join("ok.toml"),
+            "runtime = \"/usr/sbin/runc\"\ndefault_profile = \"baseline\"\n",
+        )
+        .unwrap();
         let c = Config::load(Some(&dir.join("ok.toml"))).unwrap();
         assert_eq!(c.default_profile.as_deref(), Some("baseline"));
         std::fs::remove_dir_all(dir).unwrap();

@@ -20,11 +20,19 @@ pub fn container_caps(root: Option<&Path>, id: &str) -> Option<Vec<String>> {
     if id.is_empty() || id.contains('/') || id.starts_with('.') {
         return None;
     }
-    let path = root.unwrap_or(Path::new(RUNC_DEFAULT_ROOT)).join(id).join("state.json");
+    let path = root
+        .unwrap_or(Path::new(RUNC_DEFAULT_ROOT))
+        .join(id)
+        .join("state.json");
     let bytes = crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES).ok()?;
     let state: Value = serde_json::from_slice(&bytes).ok()?;
     let caps = state.pointer("/config/capabilities/Bounding")?;
-    Some(caps.as_array()?.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+    Some(
+        caps.as_array()?
+            .iter()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect(),
+    )
 }
 
 pub struct ExecPlan {
@@ -35,19 +43,37 @@ pub struct ExecPlan {
     pub drop_tokens: Vec<std::ops::Range<usize>>,
 }
 
-pub fn plan(inv: &Invocation, cmd: &CommandArgs, profile: &Profile, host: &HostFacts) -> Result<ExecPlan> {
-    let held = cmd.id.as_deref().and_then(|id| container_caps(inv.global.root.as_deref(), id));
-    let cx = Context { profile, host, container_caps: held.as_deref() };
+pub fn plan(
+    inv: &Invocation,
+    cmd: &CommandArgs,
+    profile: &Profile,
+    host: &HostFacts,
+) -> Result<ExecPlan> {
+    let held = cmd
+        .id
+        .as_deref()
+        .and_then(|id| container_caps(inv.global.root.as_deref(), id));
+    let cx = Context {
+        profile,
+        host,
+        container_caps: held.as_deref(),
+    };
     let mut changes = Vec::new();
     let mut process = None;
     if let Some(path) = &cmd.process {
-        let bytes = crate::bundle::read(path).with_context(|| format!("exec process file {}", path.display()))?;
-        let raw: Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let bytes = crate::bundle::read(path)
+            .with_context(|| format!("exec process file {}", path.display()))?;
+        let raw: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
         let mut spec = Spec::from_value(json!({"ociVersion": "1.0.2", "process": raw}))
             .with_context(|| format!("{} is not an OCI process", path.display()))?;
         changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
         if changes.iter().any(|c| c.before != c.after) {
-            let out = spec.into_raw().get_mut("process").map(Value::take).unwrap_or(Value::Null);
+            let out = spec
+                .into_raw()
+                .get_mut("process")
+                .map(Value::take)
+                .unwrap_or(Value::Null);
             process = Some((path.clone(), serde_json::to_vec(&out)?));
         }
     }
@@ -63,9 +89,16 @@ pub fn plan(inv: &Invocation, cmd: &CommandArgs, profile: &Profile, host: &HostF
                 "argv --cap",
                 json!(cap.value),
                 Value::Null,
-                format!("exec --cap {} dropped: not allowed by profile {} or not held by the container", cap.value, profile.name),
+                format!(
+                    "exec --cap {} dropped: not allowed by profile {} or not held by the container",
+                    cap.value, profile.name
+                ),
             );
         }
     }
-    Ok(ExecPlan { changes, process, drop_tokens })
+    Ok(ExecPlan {
+        changes,
+        process,
+        drop_tokens,
+    })
 }

@@ -9,7 +9,10 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "rampart explain", about = "Show what Rampart would change in a container spec, and why")]
+#[command(
+    name = "rampart explain",
+    about = "Show what Rampart would change in a container spec, and why"
+)]
 struct Args {
     /// Profile to apply (default: as `create` would choose it).
     #[arg(long)]
@@ -22,7 +25,11 @@ struct Args {
 }
 
 pub fn main(inv: &Invocation, host: &dyn Host) -> i32 {
-    let args = inv.runtime_args.iter().skip_while(|a| *a != "explain").cloned();
+    let args = inv
+        .runtime_args
+        .iter()
+        .skip_while(|a| *a != "explain")
+        .cloned();
     let parsed = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
@@ -48,17 +55,31 @@ fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
         inv.rampart.profile = args.profile.clone();
     }
     let settings = Settings::resolve(&inv, host)?;
-    let path = if args.target.is_dir() { args.target.join("config.json") } else { args.target.clone() };
+    let path = if args.target.is_dir() {
+        args.target.join("config.json")
+    } else {
+        args.target.clone()
+    };
     let (_, changes) = crate::pipeline::plan_spec(&path, &settings, host)?;
     if args.json {
-        let out = serde_json::json!({"profile": settings.profile, "target": path, "changes": changes});
+        let out =
+            serde_json::json!({"profile": settings.profile, "target": path, "changes": changes});
         return Ok(format!("{}\n", serde_json::to_string_pretty(&out)?));
     }
-    let mut text = format!("{}: profile {}, {} change(s)\n", path.display(), settings.profile, changes.len());
+    let mut text = format!(
+        "{}: profile {}, {} change(s)\n",
+        path.display(),
+        settings.profile,
+        changes.len()
+    );
     for c in &changes {
         text.push_str(&format!("\n[{}] {}\n  {}\n", c.step, c.field, c.reason));
         if c.before != c.after {
-            text.push_str(&format!("  before: {}\n  after:  {}\n", short(&c.before), short(&c.after)));
+            text.push_str(&format!(
+                "  before: {}\n  after:  {}\n",
+                short(&c.before),
+                short(&c.after)
+            ));
         }
     }
     Ok(text)
@@ -66,5 +87,9 @@ fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
 
 fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 160 { format!("{}…", s.chars().take(160).collect::<String>()) } else { s }
+    if s.chars().count() > 160 {
+        format!("{}…", s.chars().take(160).collect::<String>())
+    } else {
+        s
+    }
 }

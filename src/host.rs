@@ -56,11 +56,19 @@ impl Host for RealHost {
         HostFacts {
             arch: std::env::consts::ARCH,
             rlimit_hard: crate::steps::rlimits::current_hard_limits(),
-            can_raise_rlimits: caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE)
-                .unwrap_or(false),
+            can_raise_rlimits: caps::has_cap(
+                None,
+                caps::CapSet::Effective,
+                caps::Capability::CAP_SYS_RESOURCE,
+            )
+            .unwrap_or(false),
             cgroup_v2: cgroups_rs::hierarchies::is_cgroup2_unified_mode(),
             blkio_weight: blkio_weight_supported(),
-            glob_matches: patterns.iter().filter(|p| p.contains('*')).map(|p| (p.clone(), glob_one(p))).collect(),
+            glob_matches: patterns
+                .iter()
+                .filter(|p| p.contains('*'))
+                .map(|p| (p.clone(), glob_one(p)))
+                .collect(),
         }
     }
 
@@ -70,7 +78,10 @@ impl Host for RealHost {
 
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error {
         use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(program).arg0(&argv[0]).args(&argv[1..]).exec();
+        let err = std::process::Command::new(program)
+            .arg0(&argv[0])
+            .args(&argv[1..])
+            .exec();
         anyhow::Error::new(err).context(format!("cannot execute the runtime {}", program.display()))
     }
 
@@ -97,14 +108,18 @@ fn blkio_weight_supported() -> bool {
 
 /// Expands a pattern with `*` in exactly one path component against the host's filesystem.
 pub fn glob_one(pattern: &str) -> Vec<String> {
-    let Some((prefix, rest)) = pattern.split_once('*') else { return vec![pattern.to_string()] };
+    let Some((prefix, rest)) = pattern.split_once('*') else {
+        return vec![pattern.to_string()];
+    };
     let dir_end = prefix.rfind('/').unwrap_or(0);
     let (dir, head) = (&prefix[..dir_end.max(1)], &prefix[dir_end + 1..]);
     let (tail, suffix) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<String> = entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -145,9 +160,14 @@ pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut buf = Vec::new();
-    f.take(max as u64 + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+    f.take(max as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     if buf.len() > max {
-        anyhow::bail!("{} is larger than the {max} bytes Rampart accepts", path.display());
+        anyhow::bail!(
+            "{} is larger than the {max} bytes Rampart accepts",
+            path.display()
+        );
     }
     Ok(buf)
 }
@@ -159,7 +179,10 @@ mod tests {
 
     #[test]
     fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000000Z"
+        );
         let t = SystemTime::UNIX_EPOCH + Duration::new(1_795_459_142, 5);
         assert_eq!(rfc3339(t), "2026-11-23T18:39:02.000000005Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29

@@ -47,10 +47,17 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let settings = Settings::resolve(inv, host)?;
     let mut args = inv.runtime_args.clone();
     match &inv.command {
-        Some(cmd) if cmd.name == "create" || cmd.name == "run" => harden_bundle(cmd, &settings, host)?,
+        Some(cmd) if cmd.name == "create" || cmd.name == "run" => {
+            harden_bundle(cmd, &settings, host)?
+        }
         Some(cmd) if cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
-            args = args.into_iter().enumerate().filter(|(i, _)| !drop.iter().any(|r| r.contains(i))).map(|(_, a)| a).collect();
+            args = args
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !drop.iter().any(|r| r.contains(i)))
+                .map(|(_, a)| a)
+                .collect();
         }
         _ => {}
     }
@@ -63,7 +70,8 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
 pub fn bundle_dir(cmd: &CommandArgs) -> Result<PathBuf> {
     match &cmd.bundle {
         Some(b) => Ok(b.clone()),
-        None => std::env::current_dir().context("cannot find the bundle: no --bundle and no working directory"),
+        None => std::env::current_dir()
+            .context("cannot find the bundle: no --bundle and no working directory"),
     }
 }
 
@@ -79,7 +87,11 @@ pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<(S
 /// The pure core of `create`: config.json bytes in, hardened spec and its changes out.
 pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Spec, Vec<Change>)> {
     let mut spec = Spec::from_slice(bytes)?;
-    let cx = Context { profile, host: facts, container_caps: None };
+    let cx = Context {
+        profile,
+        host: facts,
+        container_caps: None,
+    };
     let changes = steps::harden(&mut spec, &cx, steps::CREATE)?;
     Ok((spec, changes))
 }
@@ -93,14 +105,22 @@ fn harden_bundle(cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Res
         true => Some(bundle::stage(&path, &spec.to_vec())?),
         false => None,
     };
-    audit::append(&settings.audit_log, &record(cmd, settings, host, Some(&dir), &changes))?;
+    audit::append(
+        &settings.audit_log,
+        &record(cmd, settings, host, Some(&dir), &changes),
+    )?;
     if let Some(staged) = staged {
         staged.commit()?;
     }
     Ok(())
 }
 
-fn clamp_exec(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Result<Vec<std::ops::Range<usize>>> {
+fn clamp_exec(
+    inv: &Invocation,
+    cmd: &CommandArgs,
+    settings: &Settings,
+    host: &dyn Host,
+) -> Result<Vec<std::ops::Range<usize>>> {
     let profile = settings.profiles.load(&settings.profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
@@ -109,7 +129,10 @@ fn clamp_exec(inv: &Invocation, cmd: &CommandArgs, settings: &Settings, host: &d
         None => None,
     };
     if !plan.changes.is_empty() {
-        audit::append(&settings.audit_log, &record(cmd, settings, host, None, &plan.changes))?;
+        audit::append(
+            &settings.audit_log,
+            &record(cmd, settings, host, None, &plan.changes),
+        )?;
     }
     if let Some(staged) = staged {
         staged.commit()?;
@@ -128,7 +151,12 @@ fn record<'a>(
         time: crate::host::rfc3339(host.now()),
         command: &cmd.name,
         id: cmd.id.as_deref(),
-        bundle: bundle.map(|b| std::fs::canonicalize(b).unwrap_or_else(|_| b.to_path_buf()).display().to_string()),
+        bundle: bundle.map(|b| {
+            std::fs::canonicalize(b)
+                .unwrap_or_else(|_| b.to_path_buf())
+                .display()
+                .to_string()
+        }),
         profile: &settings.profile,
         runtime: settings.runtime.display().to_string(),
         changes,

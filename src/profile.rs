@@ -120,7 +120,9 @@ impl ProfileSource {
             .try_into()
             .with_context(|| format!("profile {name:?} is not a valid Rampart profile"))?;
         profile.name = name.to_string();
-        profile.check().with_context(|| format!("profile {name:?}"))?;
+        profile
+            .check()
+            .with_context(|| format!("profile {name:?}"))?;
         Ok(profile)
     }
 
@@ -147,11 +149,13 @@ impl ProfileSource {
     fn load_table(&self, name: &str, depth: usize) -> Result<toml::Table> {
         check_name(name)?;
         if depth > MAX_EXTENDS_DEPTH {
-            bail!("profile {name:?}: `extends` chain is longer than {MAX_EXTENDS_DEPTH} (a cycle?)");
+            bail!(
+                "profile {name:?}: `extends` chain is longer than {MAX_EXTENDS_DEPTH} (a cycle?)"
+            );
         }
         let (text, origin) = self.text(name)?;
-        let mut table: toml::Table =
-            toml::from_str(&text).with_context(|| format!("profile {name:?} ({origin}) is not valid TOML"))?;
+        let mut table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("profile {name:?} ({origin}) is not valid TOML"))?;
         if let Some(parent) = table.get("extends").cloned() {
             let parent = parent
                 .as_str()
@@ -174,7 +178,10 @@ impl ProfileSource {
             match std::fs::read_to_string(&path) {
                 Ok(text) => return Ok((text, path.display().to_string())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot read profile {}", path.display())),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cannot read profile {}", path.display()));
+                }
             }
         }
         match BUILTIN.iter().find(|(n, _)| *n == name) {
@@ -182,7 +189,11 @@ impl ProfileSource {
             None => bail!(
                 "unknown profile {name:?}: known profiles are {}; admins add profiles as NAME.toml in {}",
                 self.names().join(", "),
-                self.dir.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_else(|| "the profiles_dir named in the config file".into())
+                self.dir
+                    .as_deref()
+                    .map(Path::display)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "the profiles_dir named in the config file".into())
             ),
         }
     }
@@ -199,7 +210,13 @@ impl Profile {
                 bail!("rlimits.{name}: soft {} is above hard {}", l.soft, l.hard);
             }
         }
-        for p in self.paths.masked.iter().chain(&self.paths.readonly).chain(self.rootfs.tmpfs.iter().map(|t| &t.path)) {
+        for p in self
+            .paths
+            .masked
+            .iter()
+            .chain(&self.paths.readonly)
+            .chain(self.rootfs.tmpfs.iter().map(|t| &t.path))
+        {
             if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
                 bail!("path {p:?} must be absolute and must not contain '..'");
             }
@@ -211,7 +228,9 @@ impl Profile {
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         && !name.starts_with('.');
     if !ok {
         bail!("{name:?} is not a valid profile name (letters, digits, '-', '_', '.'; at most 64)");
@@ -248,16 +267,36 @@ mod tests {
         assert!(r.rootfs.readonly);
         let b = src.load("baseline").unwrap();
         assert!(!b.rootfs.readonly);
-        assert!(!b.capabilities.allow.iter().any(|c| c == "CAP_NET_RAW" || c == "CAP_MKNOD" || c == "CAP_AUDIT_WRITE"));
+        assert!(
+            !b.capabilities
+                .allow
+                .iter()
+                .any(|c| c == "CAP_NET_RAW" || c == "CAP_MKNOD" || c == "CAP_AUDIT_WRITE")
+        );
     }
 
     #[test]
     fn admin_profile_extends_builtin_and_overrides_keys() {
         let dir = tempdir();
-        std::fs::write(dir.join("web.toml"), "extends = \"restricted\"\n[resources]\npids = 64\n").unwrap();
-        let p = ProfileSource { dir: Some(dir.clone()) }.load("web").unwrap();
+        std::fs::write(
+            dir.join("web.toml"),
+            "extends = \"restricted\"\n[resources]\npids = 64\n",
+        )
+        .unwrap();
+        let p = ProfileSource {
+            dir: Some(dir.clone()),
+        }
+        .load("web")
+        .unwrap();
         assert_eq!(p.resources.pids, Some(64));
-        assert_eq!(p.resources.memory_bytes, ProfileSource::default().load("restricted").unwrap().resources.memory_bytes);
+        assert_eq!(
+            p.resources.memory_bytes,
+            ProfileSource::default()
+                .load("restricted")
+                .unwrap()
+                .resources
+                .memory_bytes
+        );
         assert!(p.rootfs.readonly);
     }
 
@@ -265,20 +304,35 @@ mod tests {
     fn bad_profiles_are_refused() {
         let dir = tempdir();
         std::fs::write(dir.join("loop.toml"), "extends = \"loop\"\n").unwrap();
-        std::fs::write(dir.join("typo.toml"), "extends = \"restricted\"\n[resources]\npidz = 1\n").unwrap();
-        std::fs::write(dir.join("badcap.toml"), "extends = \"restricted\"\n[capabilities]\nallow = [\"CAP_FLY\"]\n").unwrap();
+        std::fs::write(
+            dir.join("typo.toml"),
+            "extends = \"restricted\"\n[resources]\npidz = 1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("badcap.toml"),
+            "extends = \"restricted\"\n[capabilities]\nallow = [\"CAP_FLY\"]\n",
+        )
+        .unwrap();
         let src = ProfileSource { dir: Some(dir) };
         for name in ["loop", "typo", "badcap", "nope", "../etc/passwd", ""] {
             assert!(src.load(name).is_err(), "{name} should fail");
         }
         let msg = format!("{:#}", src.load("nope").unwrap_err());
-        assert!(msg.contains("unknown profile \"nope\"") && msg.contains("restricted"), "{msg}");
+        assert!(
+            msg.contains("unknown profile \"nope\"") && msg.contains("restricted"),
+            "{msg}"
+        );
     }
 
     fn tempdir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let d = std::env::temp_dir().join(format!("rampart-profile-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let d = std::env::temp_dir().join(format!(
+            "rampart-profile-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

@@ -32,9 +32,16 @@ impl Settings {
         };
         Ok(Settings {
             profile,
-            profiles: ProfileSource { dir: Some(cfg.profiles_dir.unwrap_or_else(|| config::DEFAULT_PROFILES_DIR.into())) },
+            profiles: ProfileSource {
+                dir: Some(
+                    cfg.profiles_dir
+                        .unwrap_or_else(|| config::DEFAULT_PROFILES_DIR.into()),
+                ),
+            },
             runtime,
-            audit_log: cfg.audit_log.unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
+            audit_log: cfg
+                .audit_log
+                .unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
         })
     }
 }
@@ -53,17 +60,25 @@ fn is_executable(p: &Path) -> bool {
 
 fn check_runtime(p: &Path, host: &dyn Host) -> Result<PathBuf> {
     if is_self(p, host) {
-        bail!("the configured runtime {} is Rampart itself; point --rampart-runtime or `runtime` in the config file at the real runc", p.display());
+        bail!(
+            "the configured runtime {} is Rampart itself; point --rampart-runtime or `runtime` in the config file at the real runc",
+            p.display()
+        );
     }
     if !is_executable(p) {
-        bail!("the runtime {} does not exist or is not executable; set --rampart-runtime or `runtime` in the config file", p.display());
+        bail!(
+            "the runtime {} does not exist or is not executable; set --rampart-runtime or `runtime` in the config file",
+            p.display()
+        );
     }
     Ok(p.to_path_buf())
 }
 
 /// The first `runc` on PATH that is not Rampart itself (never exec ourselves).
 fn find_runc(host: &dyn Host) -> Result<PathBuf> {
-    let path = host.path_var().context("PATH is not set, so runc cannot be found; set `runtime` in the config file")?;
+    let path = host
+        .path_var()
+        .context("PATH is not set, so runc cannot be found; set `runtime` in the config file")?;
     std::env::split_paths(&path)
         .map(|d| d.join("runc"))
         .find(|c| is_executable(c) && !is_self(c, host))
@@ -110,11 +125,17 @@ mod tests {
         let (me, real) = (d.join("a/runc"), d.join("b/runc"));
         exe(&me);
         exe(&real);
-        let host = FakeHost { path: std::env::join_paths([d.join("a"), d.join("b")]).unwrap(), me: me.clone() };
+        let host = FakeHost {
+            path: std::env::join_paths([d.join("a"), d.join("b")]).unwrap(),
+            me: me.clone(),
+        };
         assert_eq!(find_runc(&host).unwrap(), real);
         assert!(format!("{:#}", check_runtime(&me, &host).unwrap_err()).contains("Rampart itself"));
         assert!(check_runtime(&d.join("nope"), &host).is_err());
-        let only_me = FakeHost { path: d.join("a").into(), me };
+        let only_me = FakeHost {
+            path: d.join("a").into(),
+            me,
+        };
         assert!(find_runc(&only_me).is_err());
         std::fs::remove_dir_all(d).unwrap();
     }

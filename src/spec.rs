@@ -24,7 +24,10 @@ impl Spec {
     /// that oci-spec can read as a runtime spec.
     pub fn from_slice(bytes: &[u8]) -> Result<Spec> {
         if bytes.len() > MAX_SPEC_BYTES {
-            bail!("config.json is {} bytes, more than the {MAX_SPEC_BYTES} Rampart accepts", bytes.len());
+            bail!(
+                "config.json is {} bytes, more than the {MAX_SPEC_BYTES} Rampart accepts",
+                bytes.len()
+            );
         }
         let raw: Value = serde_json::from_slice(bytes).context("config.json is not valid JSON")?;
         Spec::from_value(raw)
@@ -90,7 +93,6 @@ impl Spec {
     }
 }
 
-
 fn split_last(ptr: &str) -> (&str, &str) {
     match ptr.rfind('/') {
         Some(i) => (&ptr[..i], &ptr[i + 1..]),
@@ -117,8 +119,12 @@ fn pointer_mut_create<'a>(root: &'a mut Value, ptr: &str) -> Result<&'a mut Valu
         cur = match cur {
             Value::Object(map) => map.entry(unescape(token)).or_insert(Value::Null),
             Value::Array(items) => {
-                let i: usize = token.parse().with_context(|| format!("internal: bad index {token:?} in {ptr}"))?;
-                items.get_mut(i).with_context(|| format!("internal: index {i} out of range in {ptr}"))?
+                let i: usize = token
+                    .parse()
+                    .with_context(|| format!("internal: bad index {token:?} in {ptr}"))?;
+                items
+                    .get_mut(i)
+                    .with_context(|| format!("internal: index {i} out of range in {ptr}"))?
             }
             other => bail!("{ptr}: cannot descend into {other} in config.json"),
         };

@@ -14,8 +14,11 @@ struct Env {
 impl Env {
     fn new() -> Env {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("cli-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "cli-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("bundle")).unwrap();
         fs::create_dir_all(dir.join("profiles")).unwrap();
@@ -51,29 +54,56 @@ impl Env {
             let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rampart"), &link);
             link
         };
-        Command::new(exe).args(args).env("FAKE_RECORD", self.dir.join("record")).output().unwrap()
+        Command::new(exe)
+            .args(args)
+            .env("FAKE_RECORD", self.dir.join("record"))
+            .output()
+            .unwrap()
     }
     fn run(&self, args: &[&str]) -> Output {
         self.run_as("rampart", args)
     }
     fn cfg(&self) -> String {
-        format!("--rampart-config={}", self.dir.join("config.toml").display())
+        format!(
+            "--rampart-config={}",
+            self.dir.join("config.toml").display()
+        )
     }
     /// Docker's argv for `create`, with `pre` (runtimeArgs) first.
     fn docker_create(&self, pre: &[&str]) -> Output {
         let (b, l, c) = (self.bundle(), self.log(), self.cfg());
         let mut args: Vec<&str> = pre.to_vec();
-        args.extend([c.as_str(), "--root", "/run/x", "--log", l.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), "--pid-file", "/tmp/p", "cid"]);
+        args.extend([
+            c.as_str(),
+            "--root",
+            "/run/x",
+            "--log",
+            l.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            "/tmp/p",
+            "cid",
+        ]);
         self.run(&args)
     }
     fn recorded_argv(&self) -> Option<Vec<String>> {
-        fs::read_to_string(self.dir.join("record/argv")).ok().map(|s| s.lines().map(String::from).collect())
+        fs::read_to_string(self.dir.join("record/argv"))
+            .ok()
+            .map(|s| s.lines().map(String::from).collect())
     }
     fn recorded_config(&self) -> Value {
         serde_json::from_slice(&fs::read(self.dir.join("record/config.json")).unwrap()).unwrap()
     }
     fn audit_lines(&self) -> Vec<Value> {
-        fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
     fn last_log_error(&self) -> Value {
         let text = fs::read_to_string(self.log()).unwrap();
@@ -86,22 +116,53 @@ fn fake_runtime() -> PathBuf {
 }
 
 fn fixture(name: &str) -> Value {
-    serde_json::from_slice(&fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs").join(name)).unwrap()).unwrap()
+    serde_json::from_slice(
+        &fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/specs")
+                .join(name),
+        )
+        .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
     let e = Env::new();
     let out = e.docker_create(&[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "create must print nothing on success");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "create must print nothing on success"
+    );
     let (b, l) = (e.bundle(), e.log());
     assert_eq!(
         e.recorded_argv().unwrap(),
-        ["--root", "/run/x", "--log", l.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.to_str().unwrap(), "--pid-file", "/tmp/p", "cid"]
+        [
+            "--root",
+            "/run/x",
+            "--log",
+            l.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            "/tmp/p",
+            "cid"
+        ]
     );
     let c = e.recorded_config();
-    assert_eq!(c["process"]["capabilities"]["bounding"], json!(["CAP_NET_BIND_SERVICE"]));
+    assert_eq!(
+        c["process"]["capabilities"]["bounding"],
+        json!(["CAP_NET_BIND_SERVICE"])
+    );
     assert_eq!(c["process"]["noNewPrivileges"], json!(true));
     assert_eq!(c["root"]["readonly"], json!(true));
     assert_eq!(c["linux"]["resources"]["pids"]["limit"], json!(1024));
@@ -109,7 +170,13 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["id"], "cid");
     assert_eq!(audit[0]["profile"], "restricted");
-    assert!(audit[0]["changes"].as_array().unwrap().iter().all(|c| c["reason"].as_str().is_some_and(|r| !r.is_empty())));
+    assert!(
+        audit[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["reason"].as_str().is_some_and(|r| !r.is_empty()))
+    );
 }
 
 #[test]
@@ -128,17 +195,40 @@ fn exit_code_is_the_runtimes() {
 fn runtime_args_first_and_argv0_select_profiles_and_are_stripped() {
     let e = Env::new();
     let out = e.docker_create(&["--rampart-profile", "baseline"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!e.recorded_argv().unwrap().iter().any(|a| a.contains("rampart")));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !e.recorded_argv()
+            .unwrap()
+            .iter()
+            .any(|a| a.contains("rampart"))
+    );
     assert_eq!(e.audit_lines()[0]["profile"], "baseline");
-    assert_eq!(e.recorded_config()["root"].get("readonly"), None, "baseline keeps the rootfs writable");
+    assert_eq!(
+        e.recorded_config()["root"].get("readonly"),
+        None,
+        "baseline keeps the rootfs writable"
+    );
 
     let e = Env::new();
     let (c, b) = (e.cfg(), e.bundle());
-    let out = e.run_as("rampart-baseline", &[&c, "create", "-b", b.to_str().unwrap(), "cid"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = e.run_as(
+        "rampart-baseline",
+        &[&c, "create", "-b", b.to_str().unwrap(), "cid"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(e.audit_lines()[0]["profile"], "baseline");
-    assert_eq!(e.recorded_argv().unwrap(), ["create", "-b", b.to_str().unwrap(), "cid"]);
+    assert_eq!(
+        e.recorded_argv().unwrap(),
+        ["create", "-b", b.to_str().unwrap(), "cid"]
+    );
 }
 
 #[test]
@@ -154,10 +244,16 @@ fn fields_rampart_does_not_model_reach_the_runtime_unchanged() {
     let c = e.recorded_config();
     assert_eq!(c["vendor.example/field"], spec["vendor.example/field"]);
     assert_eq!(c["process"]["futureProcessField"], "kept");
-    assert_eq!(c["linux"]["resources"]["futureController"], json!({"limit": 5}));
+    assert_eq!(
+        c["linux"]["resources"]["futureController"],
+        json!({"limit": 5})
+    );
     assert_eq!(c["linux"]["intelRdt"], json!({"closID": "x"}));
     assert_eq!(c["hooks"], spec["hooks"]);
-    assert_eq!(c["mounts"].as_array().unwrap()[..10], spec["mounts"].as_array().unwrap()[..]);
+    assert_eq!(
+        c["mounts"].as_array().unwrap()[..10],
+        spec["mounts"].as_array().unwrap()[..]
+    );
 }
 
 /// Every way Rampart can fail on create: runtime not run, config.json byte-for-byte
@@ -166,16 +262,88 @@ fn fields_rampart_does_not_model_reach_the_runtime_unchanged() {
 fn bad_inputs_fail_closed() {
     type Setup = fn(&Env) -> Vec<String>;
     let cases: &[(&str, Setup, &str)] = &[
-        ("malformed json", |e| { fs::write(e.config_path(), b"{\"process\": ").unwrap(); vec![] }, "not valid JSON"),
-        ("wrong types", |e| { fs::write(e.config_path(), br#"{"ociVersion":"1.0.2","process":{"capabilities":{"bounding":"CAP_CHOWN"}}}"#).unwrap(); vec![] }, "config.json"),
-        ("unknown capability", |e| { let mut s = fixture("docker-20.10/default.json"); s["process"]["capabilities"]["bounding"] = json!(["CAP_FLY"]); e.write_spec(&s); vec![] }, "CAP_FLY"),
-        ("missing config.json", |e| { fs::remove_file(e.config_path()).unwrap(); vec![] }, "config.json"),
-        ("unknown profile", |_| vec!["--rampart-profile".into(), "nope".into()], "unknown profile \"nope\""),
-        ("unreadable profile", |e| { fs::create_dir_all(e.dir.join("profiles/broken.toml")).unwrap(); vec!["--rampart-profile=broken".into()] }, "broken"),
-        ("invalid profile", |e| { fs::write(e.dir.join("profiles/typo.toml"), "extends = \"restricted\"\n[resourcez]\n").unwrap(); vec!["--rampart-profile=typo".into()] }, "typo"),
-        ("missing runtime", |_| vec!["--rampart-runtime=/nonexistent/runc".into()], "/nonexistent/runc"),
-        ("runtime is rampart", |_| vec![format!("--rampart-runtime={}", env!("CARGO_BIN_EXE_rampart"))], "Rampart itself"),
-        ("audit log unwritable", |e| { fs::create_dir_all(e.dir.join("audit.log")).unwrap(); vec![] }, "audit log"),
+        (
+            "malformed json",
+            |e| {
+                fs::write(e.config_path(), b"{\"process\": ").unwrap();
+                vec![]
+            },
+            "not valid JSON",
+        ),
+        (
+            "wrong types",
+            |e| {
+                fs::write(e.config_path(), br#"{"ociVersion":"1.0.2","process":{"capabilities":{"bounding":"CAP_CHOWN"}}}"#).unwrap();
+                vec![]
+            },
+            "config.json",
+        ),
+        (
+            "unknown capability",
+            |e| {
+                let mut s = fixture("docker-20.10/default.json");
+                s["process"]["capabilities"]["bounding"] = json!(["CAP_FLY"]);
+                e.write_spec(&s);
+                vec![]
+            },
+            "CAP_FLY",
+        ),
+        (
+            "missing config.json",
+            |e| {
+                fs::remove_file(e.config_path()).unwrap();
+                vec![]
+            },
+            "config.json",
+        ),
+        (
+            "unknown profile",
+            |_| vec!["--rampart-profile".into(), "nope".into()],
+            "unknown profile \"nope\"",
+        ),
+        (
+            "unreadable profile",
+            |e| {
+                fs::create_dir_all(e.dir.join("profiles/broken.toml")).unwrap();
+                vec!["--rampart-profile=broken".into()]
+            },
+            "broken",
+        ),
+        (
+            "invalid profile",
+            |e| {
+                fs::write(
+                    e.dir.join("profiles/typo.toml"),
+                    "extends = \"restricted\"\n[resourcez]\n",
+                )
+                .unwrap();
+                vec!["--rampart-profile=typo".into()]
+            },
+            "typo",
+        ),
+        (
+            "missing runtime",
+            |_| vec!["--rampart-runtime=/nonexistent/runc".into()],
+            "/nonexistent/runc",
+        ),
+        (
+            "runtime is rampart",
+            |_| {
+                vec![format!(
+                    "--rampart-runtime={}",
+                    env!("CARGO_BIN_EXE_rampart")
+                )]
+            },
+            "Rampart itself",
+        ),
+        (
+            "audit log unwritable",
+            |e| {
+                fs::create_dir_all(e.dir.join("audit.log")).unwrap();
+                vec![]
+            },
+            "audit log",
+        ),
     ];
     for (name, setup, needle) in cases {
         let e = Env::new();
@@ -185,15 +353,32 @@ fn bad_inputs_fail_closed() {
         let out = e.docker_create(&pre_refs);
         assert_eq!(out.status.code(), Some(1), "{name}");
         assert_eq!(e.recorded_argv(), None, "{name}: the runtime must not run");
-        assert_eq!(fs::read(e.config_path()).ok(), before, "{name}: config.json must be untouched");
+        assert_eq!(
+            fs::read(e.config_path()).ok(),
+            before,
+            "{name}: config.json must be untouched"
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("rampart: ") && stderr.contains(needle), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with("rampart: ") && stderr.contains(needle),
+            "{name}: {stderr}"
+        );
         let line = e.last_log_error();
         assert_eq!(line["level"], "error", "{name}");
-        assert!(line["msg"].as_str().unwrap().contains(needle), "{name}: {line}");
+        assert!(
+            line["msg"].as_str().unwrap().contains(needle),
+            "{name}: {line}"
+        );
         assert!(line["time"].as_str().unwrap().ends_with('Z'), "{name}");
-        let leftovers: Vec<_> = fs::read_dir(e.bundle()).unwrap().flatten().filter(|f| f.file_name().to_string_lossy().contains("rampart")).collect();
-        assert!(leftovers.is_empty(), "{name}: temp files left: {leftovers:?}");
+        let leftovers: Vec<_> = fs::read_dir(e.bundle())
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().contains("rampart"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{name}: temp files left: {leftovers:?}"
+        );
     }
 }
 
@@ -203,11 +388,21 @@ fn bad_config_file_and_bad_rampart_option_reach_the_log() {
     fs::write(e.dir.join("config.toml"), "runtime = [").unwrap();
     let out = e.docker_create(&[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(e.last_log_error()["msg"].as_str().unwrap().contains("config"));
+    assert!(
+        e.last_log_error()["msg"]
+            .as_str()
+            .unwrap()
+            .contains("config")
+    );
     let e = Env::new();
     let out = e.docker_create(&["--rampart-bogus", "x"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(e.last_log_error()["msg"].as_str().unwrap().contains("--rampart-bogus"));
+    assert!(
+        e.last_log_error()["msg"]
+            .as_str()
+            .unwrap()
+            .contains("--rampart-bogus")
+    );
     assert_eq!(e.recorded_argv(), None);
 }
 
@@ -216,7 +411,13 @@ fn other_commands_pass_straight_through_without_touching_the_bundle() {
     let e = Env::new();
     let before = fs::read(e.config_path()).unwrap();
     let c = e.cfg();
-    for args in [vec!["--version"], vec!["--root", "/r", "delete", "--force", "cid"], vec!["kill", "cid", "15"], vec!["features"], vec!["--help"]] {
+    for args in [
+        vec!["--version"],
+        vec!["--root", "/r", "delete", "--force", "cid"],
+        vec!["kill", "cid", "15"],
+        vec!["features"],
+        vec!["--help"],
+    ] {
         let mut full = vec![c.as_str()];
         full.extend(&args);
         let out = e.run(&full);
@@ -230,18 +431,50 @@ fn other_commands_pass_straight_through_without_touching_the_bundle() {
 #[test]
 fn exec_privileged_process_gains_nothing() {
     let e = Env::new();
-    let all_caps = fixture("docker-20.10/capadd-all.json")["process"]["capabilities"]["bounding"].clone();
+    let all_caps =
+        fixture("docker-20.10/capadd-all.json")["process"]["capabilities"]["bounding"].clone();
     let process = json!({"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/", "env": ["A=b"], "terminal": false,
         "capabilities": {"bounding": all_caps, "effective": all_caps, "permitted": all_caps, "inheritable": all_caps, "ambient": all_caps},
         "futureField": 1});
     let pfile = e.dir.join("process.json");
     fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
     let c = e.cfg();
-    let out = e.run(&[&c, "--root", "/nonexistent", "exec", "--process", pfile.to_str().unwrap(), "--cap", "CAP_SYS_ADMIN", "--cap=CAP_NET_BIND_SERVICE", "--detach", "cid"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(e.recorded_argv().unwrap(), ["--root", "/nonexistent", "exec", "--process", pfile.to_str().unwrap(), "--cap=CAP_NET_BIND_SERVICE", "--detach", "cid"]);
+    let out = e.run(&[
+        &c,
+        "--root",
+        "/nonexistent",
+        "exec",
+        "--process",
+        pfile.to_str().unwrap(),
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "--cap=CAP_NET_BIND_SERVICE",
+        "--detach",
+        "cid",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        e.recorded_argv().unwrap(),
+        [
+            "--root",
+            "/nonexistent",
+            "exec",
+            "--process",
+            pfile.to_str().unwrap(),
+            "--cap=CAP_NET_BIND_SERVICE",
+            "--detach",
+            "cid"
+        ]
+    );
     let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
-    assert_eq!(p["capabilities"]["bounding"], json!(["CAP_NET_BIND_SERVICE"]));
+    assert_eq!(
+        p["capabilities"]["bounding"],
+        json!(["CAP_NET_BIND_SERVICE"])
+    );
     assert_eq!(p["capabilities"]["inheritable"], json!([]));
     assert_eq!(p["noNewPrivileges"], json!(true));
     assert_eq!(p["futureField"], json!(1));
@@ -253,13 +486,25 @@ fn exec_is_clamped_to_what_the_running_container_holds() {
     let e = Env::new();
     let state_dir = e.dir.join("state/cid");
     fs::create_dir_all(&state_dir).unwrap();
-    fs::write(state_dir.join("state.json"), br#"{"config":{"capabilities":{"Bounding":[]}}}"#).unwrap();
+    fs::write(
+        state_dir.join("state.json"),
+        br#"{"config":{"capabilities":{"Bounding":[]}}}"#,
+    )
+    .unwrap();
     let process = json!({"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/",
         "capabilities": {"bounding": ["CAP_NET_BIND_SERVICE"], "effective": ["CAP_NET_BIND_SERVICE"], "permitted": ["CAP_NET_BIND_SERVICE"]}});
     let pfile = e.dir.join("process.json");
     fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
     let (c, root) = (e.cfg(), e.dir.join("state"));
-    let out = e.run(&[&c, "--root", root.to_str().unwrap(), "exec", "-p", pfile.to_str().unwrap(), "cid"]);
+    let out = e.run(&[
+        &c,
+        "--root",
+        root.to_str().unwrap(),
+        "exec",
+        "-p",
+        pfile.to_str().unwrap(),
+        "cid",
+    ]);
     assert!(out.status.success());
     let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
     assert_eq!(p["capabilities"]["bounding"], json!([]));
@@ -274,7 +519,13 @@ fn a_second_create_of_the_same_bundle_changes_nothing_more() {
     assert_eq!(fs::read(e.config_path()).unwrap(), once);
     let audit = e.audit_lines();
     assert_eq!(audit.len(), 2);
-    assert!(audit[1]["changes"].as_array().unwrap().iter().all(|c| c["before"] == c["after"]));
+    assert!(
+        audit[1]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["before"] == c["after"])
+    );
 }
 
 #[test]
@@ -283,7 +534,11 @@ fn explain_shows_what_create_does_and_writes_nothing() {
     let before = fs::read(e.config_path()).unwrap();
     let (c, b) = (e.cfg(), e.bundle());
     let out = e.run(&[&c, "explain", "--json", b.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(fs::read(e.config_path()).unwrap(), before);
     let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(e.docker_create(&[]).status.success());

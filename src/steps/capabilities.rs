@@ -8,7 +8,13 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use std::str::FromStr;
 
-const SETS: [&str; 5] = ["bounding", "effective", "permitted", "inheritable", "ambient"];
+const SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "permitted",
+    "inheritable",
+    "ambient",
+];
 
 /// Parses a capability name as the OCI spec writes it (`CAP_NET_BIND_SERVICE`).
 pub fn parse_cap(name: &str) -> Result<caps::Capability> {
@@ -23,8 +29,15 @@ const PORT_SYSCTL: &str = "/linux/sysctl/net.ipv4.ip_unprivileged_port_start";
 
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     let mut allow = cx.profile.capabilities.allow.clone();
-    if cx.profile.capabilities.net_bind_via_sysctl && allow.iter().any(|c| c == NET_BIND) && ports_without_cap(spec, ch)? {
+    let mut note = String::new();
+    if cx.profile.capabilities.net_bind_via_sysctl
+        && allow.iter().any(|c| c == NET_BIND)
+        && ports_without_cap(spec, ch)?
+    {
         allow.retain(|c| c != NET_BIND);
+        note = format!(
+            "; {NET_BIND} is not needed: net.ipv4.ip_unprivileged_port_start=0 in the container's own network namespace"
+        );
     }
     let allow = &allow;
     let base = "/process/capabilities";
@@ -49,15 +62,23 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             continue;
         }
         let reason = if absent {
-            "set explicitly empty: a spec without it may leave runc's own capabilities in place".to_string()
+            "set explicitly empty: a spec without it may leave runc's own capabilities in place"
+                .to_string()
         } else if matches!(set, "inheritable" | "ambient") {
-            format!("{set} is always empty (CVE-2022-29162); dropped {}", list(&dropped))
+            format!(
+                "{set} is always empty (CVE-2022-29162); dropped {}",
+                list(&dropped)
+            )
         } else {
-            let mut why = format!("profile {} allows only [{}]", cx.profile.name, allow.join(", "));
+            let mut why = format!(
+                "profile {} allows only [{}]",
+                cx.profile.name,
+                allow.join(", ")
+            );
             if cx.container_caps.is_some() {
                 why.push_str(" and no more than the running container holds");
             }
-            format!("dropped {}: {why}", list(&dropped))
+            format!("dropped {}: {why}{note}", list(&dropped))
         };
         ch.set(spec, &field, json!(kept), reason)?;
     }
@@ -68,7 +89,8 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 /// network namespace of its own (an entry without `path`) and the port sysctl is, or is
 /// now made, 0. Never touches a namespace joined by path (it may be the host's).
 fn ports_without_cap(spec: &mut Spec, ch: &mut Changes) -> Result<bool> {
-    let namespaces: Vec<oci_spec::runtime::LinuxNamespace> = spec.typed("/linux/namespaces")?.unwrap_or_default();
+    let namespaces: Vec<oci_spec::runtime::LinuxNamespace> =
+        spec.typed("/linux/namespaces")?.unwrap_or_default();
     let private_net = namespaces
         .iter()
         .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none());
@@ -86,13 +108,20 @@ fn ports_without_cap(spec: &mut Spec, ch: &mut Changes) -> Result<bool> {
 }
 
 fn list(names: &[&String]) -> String {
-    names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The bounding set after the step ran (seccomp renders against it).
 pub fn bounding(spec: &Spec) -> Vec<String> {
     match spec.get("/process/capabilities/bounding") {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -105,7 +134,11 @@ mod tests {
 
     fn run(spec: &mut Spec, profile: &str, held: Option<&[String]>) -> Vec<Change> {
         let (p, h) = (profile_(profile), facts());
-        let cx = Context { profile: &p, host: &h, container_caps: held };
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: held,
+        };
         let mut out = Vec::new();
         apply(spec, &cx, &mut Changes::new("capabilities", &mut out)).unwrap();
         out
@@ -114,7 +147,9 @@ mod tests {
         profile(n)
     }
     fn set(spec: &Spec, s: &str) -> Vec<String> {
-        spec.typed(&format!("/process/capabilities/{s}")).unwrap().unwrap()
+        spec.typed(&format!("/process/capabilities/{s}"))
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -122,7 +157,13 @@ mod tests {
         let mut s = fixture("docker-20.10/default.json");
         let changes = run(&mut s, "restricted", None);
         // Docker asks for NET_BIND_SERVICE, but its private netns has the port sysctl at 0.
-        for k in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+        for k in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
             assert!(set(&s, k).is_empty(), "{k}");
         }
         for k in ["inheritable", "ambient"] {
@@ -163,7 +204,10 @@ mod tests {
     #[test]
     fn every_fixture_ends_within_allow_list_and_never_gains() {
         for (name, mut s) in all_fixtures() {
-            let before: Vec<String> = s.typed("/process/capabilities/bounding").unwrap().unwrap_or_default();
+            let before: Vec<String> = s
+                .typed("/process/capabilities/bounding")
+                .unwrap()
+                .unwrap_or_default();
             run(&mut s, "baseline", None);
             let allow = profile("baseline").capabilities.allow;
             for k in ["bounding", "effective", "permitted"] {
@@ -192,15 +236,25 @@ mod tests {
 
     #[test]
     fn unknown_capability_names_fail_closed() {
-        let mut s = Spec::from_value(serde_json::json!({"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_FLY"]}}}));
+        let mut s = Spec::from_value(
+            serde_json::json!({"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_FLY"]}}}),
+        );
         // oci-spec may already refuse it while parsing; either way it never passes.
         if let Ok(s) = s.as_mut() {
             let (p, h) = (profile("restricted"), facts());
-            let cx = Context { profile: &p, host: &h, container_caps: None };
+            let cx = Context {
+                profile: &p,
+                host: &h,
+                container_caps: None,
+            };
             let mut out = Vec::new();
             let err = apply(s, &cx, &mut Changes::new("capabilities", &mut out)).unwrap_err();
             assert!(format!("{err:#}").contains("CAP_FLY"));
         }
-        assert!(parse_cap("CAP_FLY").is_err() && parse_cap("chown").is_err() && parse_cap("CAP_CHOWN").is_ok());
+        assert!(
+            parse_cap("CAP_FLY").is_err()
+                && parse_cap("chown").is_err()
+                && parse_cap("CAP_CHOWN").is_ok()
+        );
     }
 }

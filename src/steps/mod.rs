@@ -47,18 +47,31 @@ pub const EXEC: &[(&str, StepFn)] = &[
 ];
 
 /// Runs `steps` over `spec`, then checks the result is still a valid spec.
-pub fn harden(spec: &mut Spec, cx: &Context, steps: &[(&'static str, StepFn)]) -> Result<Vec<Change>> {
+pub fn harden(
+    spec: &mut Spec,
+    cx: &Context,
+    steps: &[(&'static str, StepFn)],
+) -> Result<Vec<Change>> {
     let mut out = Vec::new();
     for (name, step) in steps {
-        step(spec, cx, &mut Changes::new(name, &mut out)).with_context(|| format!("hardening step {name}"))?;
+        step(spec, cx, &mut Changes::new(name, &mut out))
+            .with_context(|| format!("hardening step {name}"))?;
     }
-    spec.validate_typed().context("the hardened spec does not validate (a Rampart bug; nothing was started)")?;
+    spec.validate_typed()
+        .context("the hardened spec does not validate (a Rampart bug; nothing was started)")?;
     Ok(out)
 }
 
 /// The profiles' masked-path patterns that need host facts (globs).
 pub fn host_patterns(profile: &Profile) -> Vec<String> {
-    profile.paths.masked.iter().chain(&profile.paths.readonly).filter(|p| p.contains('*')).cloned().collect()
+    profile
+        .paths
+        .masked
+        .iter()
+        .chain(&profile.paths.readonly)
+        .filter(|p| p.contains('*'))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,8 +9,16 @@ use serde_json::json;
 
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     let lists = [
-        ("/linux/maskedPaths", &cx.profile.paths.masked, "masked (an empty file or tmpfs over it)"),
-        ("/linux/readonlyPaths", &cx.profile.paths.readonly, "read-only"),
+        (
+            "/linux/maskedPaths",
+            &cx.profile.paths.masked,
+            "masked (an empty file or tmpfs over it)",
+        ),
+        (
+            "/linux/readonlyPaths",
+            &cx.profile.paths.readonly,
+            "read-only",
+        ),
     ];
     for (field, wanted, how) in lists {
         let mut have: Vec<String> = spec.typed(field)?.unwrap_or_default();
@@ -24,7 +32,16 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             }
         }
         if !added.is_empty() {
-            ch.set(spec, field, json!(have), format!("{} made {how} by profile {}", added.join(", "), cx.profile.name))?;
+            ch.set(
+                spec,
+                field,
+                json!(have),
+                format!(
+                    "{} made {how} by profile {}",
+                    added.join(", "),
+                    cx.profile.name
+                ),
+            )?;
         }
     }
     Ok(())
@@ -32,7 +49,11 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 
 fn expand(pattern: &str, cx: &Context) -> Vec<String> {
     if pattern.contains('*') {
-        cx.host.glob_matches.get(pattern).cloned().unwrap_or_default()
+        cx.host
+            .glob_matches
+            .get(pattern)
+            .cloned()
+            .unwrap_or_default()
     } else {
         vec![pattern.to_string()]
     }
@@ -48,15 +69,31 @@ mod tests {
         let p = profile("restricted");
         let mut h = facts();
         let glob = "/sys/devices/system/cpu/cpu*/thermal_throttle".to_string();
-        h.glob_matches.insert(glob, vec!["/sys/devices/system/cpu/cpu0/thermal_throttle".into()]);
-        let cx = Context { profile: &p, host: &h, container_caps: None };
+        h.glob_matches.insert(
+            glob,
+            vec!["/sys/devices/system/cpu/cpu0/thermal_throttle".into()],
+        );
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+        };
         for (name, mut s) in all_fixtures() {
             let before: Vec<String> = s.typed("/linux/maskedPaths").unwrap().unwrap_or_default();
             let mut out = Vec::new();
             apply(&mut s, &cx, &mut Changes::new("paths", &mut out)).unwrap();
             let after: Vec<String> = s.typed("/linux/maskedPaths").unwrap().unwrap();
-            assert!(before.iter().all(|b| after.contains(b)), "{name} lost a masked path");
-            for must in ["/proc/kcore", "/proc/interrupts", "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/devices/system/cpu/cpu0/thermal_throttle"] {
+            assert!(
+                before.iter().all(|b| after.contains(b)),
+                "{name} lost a masked path"
+            );
+            for must in [
+                "/proc/kcore",
+                "/proc/interrupts",
+                "/sys/firmware",
+                "/sys/devices/virtual/powercap",
+                "/sys/devices/system/cpu/cpu0/thermal_throttle",
+            ] {
                 assert!(after.iter().any(|a| a == must), "{name} lacks {must}");
             }
             let ro: Vec<String> = s.typed("/linux/readonlyPaths").unwrap().unwrap();

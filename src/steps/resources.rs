@@ -15,7 +15,13 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 
     if let Some(want) = r.pids {
         // pids.limit <= 0 means unlimited.
-        lower_positive(spec, ch, "/linux/resources/pids/limit", want, &format!("{who} caps processes (fork bombs) at {want}"))?;
+        lower_positive(
+            spec,
+            ch,
+            "/linux/resources/pids/limit",
+            want,
+            &format!("{who} caps processes (fork bombs) at {want}"),
+        )?;
     }
     if let Some(mut want) = r.memory_bytes {
         // runc refuses a memory limit above memory+swap: never set one above the request's swap.
@@ -23,25 +29,56 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         if let Some(s) = swap.filter(|s| *s > 0) {
             want = want.min(s);
         }
-        lower_positive(spec, ch, "/linux/resources/memory/limit", want, &format!("{who} caps memory at {want} bytes"))?;
+        lower_positive(
+            spec,
+            ch,
+            "/linux/resources/memory/limit",
+            want,
+            &format!("{who} caps memory at {want} bytes"),
+        )?;
     }
     if let Some(want) = r.cpu_shares {
-        lower_positive(spec, ch, "/linux/resources/cpu/shares", want as i64, &format!("{who} sets the CPU weight to at most {want}"))?;
+        lower_positive(
+            spec,
+            ch,
+            "/linux/resources/cpu/shares",
+            want as i64,
+            &format!("{who} sets the CPU weight to at most {want}"),
+        )?;
     }
     if let Some(cpus) = r.cpus {
-        let period: u64 = spec.typed::<u64>("/linux/resources/cpu/period")?.filter(|p| *p > 0).unwrap_or(CPU_PERIOD_DEFAULT);
+        let period: u64 = spec
+            .typed::<u64>("/linux/resources/cpu/period")?
+            .filter(|p| *p > 0)
+            .unwrap_or(CPU_PERIOD_DEFAULT);
         let want = (cpus * period as f64).round() as i64;
         let reason = format!("{who} caps CPU time at {cpus} CPUs ({want}us per {period}us)");
-        if lower_positive(spec, ch, "/linux/resources/cpu/quota", want, &reason)? && spec.get("/linux/resources/cpu/period").is_none() {
-            ch.set(spec, "/linux/resources/cpu/period", json!(period), "period for the CPU quota")?;
+        if lower_positive(spec, ch, "/linux/resources/cpu/quota", want, &reason)?
+            && spec.get("/linux/resources/cpu/period").is_none()
+        {
+            ch.set(
+                spec,
+                "/linux/resources/cpu/period",
+                json!(period),
+                "period for the CPU quota",
+            )?;
         }
     }
     if let Some(want) = r.blkio_weight {
         let field = "/linux/resources/blockIO/weight";
         if cx.host.blkio_weight {
-            lower_positive(spec, ch, field, i64::from(want), &format!("{who} sets the block-IO weight to at most {want}"))?;
+            lower_positive(
+                spec,
+                ch,
+                field,
+                i64::from(want),
+                &format!("{who} sets the block-IO weight to at most {want}"),
+            )?;
         } else {
-            ch.note(field, "not set: this host's block-IO scheduler has no weight (runc would ignore it)");
+            ch.note(
+                field,
+                "not set: this host's block-IO scheduler has no weight (runc would ignore it)",
+            );
         }
     }
     Ok(())
@@ -49,12 +86,28 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 
 /// Sets `field` to `want` if absent or non-positive (unlimited), or lowers it to `want`.
 /// Returns whether it changed the field.
-fn lower_positive(spec: &mut Spec, ch: &mut Changes, field: &str, want: i64, reason: &str) -> Result<bool> {
+fn lower_positive(
+    spec: &mut Spec,
+    ch: &mut Changes,
+    field: &str,
+    want: i64,
+    reason: &str,
+) -> Result<bool> {
     let have: Option<i64> = spec.typed(field)?;
     match have {
         Some(h) if h > 0 && h <= want => Ok(false),
-        Some(h) if h > 0 => ch.set(spec, field, json!(want), format!("{reason} (request asked for {h})")),
-        _ => ch.set(spec, field, json!(want), format!("{reason} (request had no limit)")),
+        Some(h) if h > 0 => ch.set(
+            spec,
+            field,
+            json!(want),
+            format!("{reason} (request asked for {h})"),
+        ),
+        _ => ch.set(
+            spec,
+            field,
+            json!(want),
+            format!("{reason} (request had no limit)"),
+        ),
     }
 }
 
@@ -67,7 +120,11 @@ mod tests {
         let p = profile("restricted");
         let mut h = facts();
         h.blkio_weight = blkio;
-        let cx = Context { profile: &p, host: &h, container_caps: None };
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+        };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("resources", &mut out)).unwrap();
         out
@@ -78,12 +135,19 @@ mod tests {
         let mut s = fixture("docker-20.10/default.json");
         run(&mut s, true);
         assert_eq!(s.get("/linux/resources/pids/limit"), Some(&json!(1024)));
-        assert_eq!(s.get("/linux/resources/memory/limit"), Some(&json!(2147483648i64)));
+        assert_eq!(
+            s.get("/linux/resources/memory/limit"),
+            Some(&json!(2147483648i64))
+        );
         assert_eq!(s.get("/linux/resources/cpu/shares"), Some(&json!(1024)));
         assert_eq!(s.get("/linux/resources/cpu/quota"), Some(&json!(200000)));
         assert_eq!(s.get("/linux/resources/cpu/period"), Some(&json!(100000)));
         assert_eq!(s.get("/linux/resources/blockIO/weight"), Some(&json!(500)));
-        assert_eq!(s.get("/linux/resources/memory/disableOOMKiller"), Some(&json!(false)), "untouched fields stay");
+        assert_eq!(
+            s.get("/linux/resources/memory/disableOOMKiller"),
+            Some(&json!(false)),
+            "untouched fields stay"
+        );
         assert!(run(&mut s, true).is_empty(), "idempotent");
     }
 
@@ -92,7 +156,10 @@ mod tests {
         let mut s = fixture("docker-20.10/nnp-limits.json");
         run(&mut s, true);
         assert_eq!(s.get("/linux/resources/pids/limit"), Some(&json!(64)));
-        assert_eq!(s.get("/linux/resources/memory/limit"), Some(&json!(67108864)));
+        assert_eq!(
+            s.get("/linux/resources/memory/limit"),
+            Some(&json!(67108864))
+        );
         assert_eq!(s.get("/linux/resources/cpu/quota"), Some(&json!(50000)));
     }
 
@@ -107,17 +174,27 @@ mod tests {
             let before: Option<i64> = s.typed("/linux/resources/pids/limit").unwrap();
             run(&mut s, true);
             let after: i64 = s.typed("/linux/resources/pids/limit").unwrap().unwrap();
-            assert!(after <= 1024 && before.is_none_or(|b| b <= 0 || after <= b), "{name}");
+            assert!(
+                after <= 1024 && before.is_none_or(|b| b <= 0 || after <= b),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn memory_never_above_swap_and_blkio_noted_when_host_lacks_weight() {
         let mut s = fixture("docker-20.10/default.json");
-        s.set("/linux/resources/memory/swap", json!(1 << 20)).unwrap();
+        s.set("/linux/resources/memory/swap", json!(1 << 20))
+            .unwrap();
         let ch = run(&mut s, false);
-        assert_eq!(s.get("/linux/resources/memory/limit"), Some(&json!(1 << 20)));
+        assert_eq!(
+            s.get("/linux/resources/memory/limit"),
+            Some(&json!(1 << 20))
+        );
         assert_eq!(s.get("/linux/resources/blockIO/weight"), Some(&json!(0)));
-        assert!(ch.iter().any(|c| c.field.ends_with("weight") && c.reason.contains("no weight")));
+        assert!(
+            ch.iter()
+                .any(|c| c.field.ends_with("weight") && c.reason.contains("no weight"))
+        );
     }
 }

@@ -42,7 +42,10 @@ pub fn current_hard_limits() -> BTreeMap<String, u64> {
     RLIMITS
         .iter()
         .filter_map(|(name, res)| {
-            let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             // SAFETY: getrlimit writes into the struct we own.
             (unsafe { libc::getrlimit(*res, &mut l) } == 0).then(|| (name.to_string(), l.rlim_max))
         })
@@ -71,7 +74,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     for (kind, want) in &cx.profile.rlimits {
         match after.iter_mut().find(|r| &r.kind == kind) {
             Some(r) if r.soft > want.soft || r.hard > want.hard => {
-                why.push(format!("{kind} lowered from {}/{} to at most {}/{}", r.soft, r.hard, want.soft, want.hard));
+                why.push(format!(
+                    "{kind} lowered from {}/{} to at most {}/{}",
+                    r.soft, r.hard, want.soft, want.hard
+                ));
                 r.soft = r.soft.min(want.soft);
                 r.hard = r.hard.min(want.hard);
                 r.soft = r.soft.min(r.hard);
@@ -79,7 +85,11 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             Some(_) => {}
             None => {
                 why.push(format!("{kind} set to {}/{}", want.soft, want.hard));
-                after.push(Rlimit { kind: kind.clone(), soft: want.soft, hard: want.hard });
+                after.push(Rlimit {
+                    kind: kind.clone(),
+                    soft: want.soft,
+                    hard: want.hard,
+                });
             }
         }
     }
@@ -117,7 +127,11 @@ mod tests {
             h.can_raise_rlimits = false;
             h.rlimit_hard.insert("RLIMIT_NOFILE".into(), n);
         }
-        let cx = Context { profile: &p, host: &h, container_caps: None };
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+        };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
         out
@@ -146,15 +160,27 @@ mod tests {
         let mut s = fixture("runc-spec-default.json");
         let ch = run(&mut s, Some(1000));
         assert_eq!(get(&s, "RLIMIT_NOFILE"), (1000, 1000));
-        assert!(ch[0].reason.contains("clamped to the host's 1000"), "{}", ch[0].reason);
+        assert!(
+            ch[0].reason.contains("clamped to the host's 1000"),
+            "{}",
+            ch[0].reason
+        );
     }
 
     #[test]
     fn unknown_rlimit_type_fails_closed() {
         let mut s = fixture("runc-spec-default.json");
-        s.set("/process/rlimits", json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}])).unwrap();
+        s.set(
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+        )
+        .unwrap();
         let (p, h) = (profile("restricted"), facts());
-        let cx = Context { profile: &p, host: &h, container_caps: None };
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+        };
         let mut out = Vec::new();
         let e = apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap_err();
         assert!(format!("{e:#}").contains("RLIMIT_BOGUS"));

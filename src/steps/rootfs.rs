@@ -16,7 +16,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         spec,
         "/root/readonly",
         Value::Bool(true),
-        format!("profile {} makes the root filesystem read-only", cx.profile.name),
+        format!(
+            "profile {} makes the root filesystem read-only",
+            cx.profile.name
+        ),
     )?;
     let mut mounts: Vec<Value> = match spec.get("/mounts") {
         Some(Value::Array(m)) => m.clone(),
@@ -38,7 +41,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             "/mounts",
             Value::Null,
             json!(added),
-            format!("writable tmpfs at {} so programs can still write with a read-only rootfs", added.join(", ")),
+            format!(
+                "writable tmpfs at {} so programs can still write with a read-only rootfs",
+                added.join(", ")
+            ),
         );
     }
     Ok(())
@@ -46,7 +52,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 
 /// `/tmp/` and `//tmp` name the same mount point as `/tmp`.
 pub fn clean(p: &str) -> String {
-    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     format!("/{}", parts.join("/"))
 }
 
@@ -57,7 +66,11 @@ mod tests {
 
     fn run(s: &mut Spec, name: &str) -> usize {
         let (p, h) = (profile(name), facts());
-        let cx = Context { profile: &p, host: &h, container_caps: None };
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+        };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("rootfs", &mut out)).unwrap();
         out.len()
@@ -69,16 +82,32 @@ mod tests {
         let n_mounts = s.get("/mounts").unwrap().as_array().unwrap().len();
         assert_eq!(run(&mut s, "restricted"), 2);
         assert_eq!(s.get("/root/readonly"), Some(&Value::Bool(true)));
-        assert_eq!(s.get("/mounts").unwrap().as_array().unwrap().len(), n_mounts + 2);
+        assert_eq!(
+            s.get("/mounts").unwrap().as_array().unwrap().len(),
+            n_mounts + 2
+        );
         assert_eq!(run(&mut s, "restricted"), 0, "idempotent");
     }
 
     #[test]
     fn existing_mounts_are_kept_and_baseline_changes_nothing() {
         let mut s = fixture("containerd-1.6-ctr/default.json");
-        let has_run = s.get("/mounts").unwrap().as_array().unwrap().iter().any(|m| m["destination"] == "/run");
+        let has_run = s
+            .get("/mounts")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/run");
         run(&mut s, "restricted");
-        let runs = s.get("/mounts").unwrap().as_array().unwrap().iter().filter(|m| clean(m["destination"].as_str().unwrap()) == "/run").count();
+        let runs = s
+            .get("/mounts")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| clean(m["destination"].as_str().unwrap()) == "/run")
+            .count();
         assert_eq!(runs, 1, "has_run={has_run}");
         let mut b = fixture("docker-20.10/default.json");
         assert_eq!(run(&mut b, "baseline"), 0);
