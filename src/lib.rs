@@ -4,6 +4,7 @@
 //! (config file, profile, runtime) → [`bundle`] (load config.json) → [`steps`] (plan and
 //! apply each hardening step, validate) → [`bundle`] (atomic write) + [`audit`] → exec.
 
+pub mod admin;
 pub mod argv;
 pub mod audit;
 pub mod bundle;
@@ -11,7 +12,6 @@ pub mod change;
 pub mod config;
 pub mod errors;
 pub mod exec;
-pub mod explain;
 pub mod host;
 pub mod pipeline;
 pub mod profile;

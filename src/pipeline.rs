@@ -27,8 +27,8 @@ pub fn main(host: &dyn Host, argv: Vec<OsString>) -> i32 {
         Ok(inv) => inv,
         Err(e) => return fail(host, &lenient_global, &e),
     };
-    if inv.command_name() == Some("explain") {
-        return crate::explain::main(&inv, host);
+    if let Some(code) = crate::admin::dispatch(&inv, host) {
+        return code;
     }
     let err = match prepare(&inv, host) {
         Ok((runtime, args)) => host.exec(&runtime, &args),

@@ -24,12 +24,7 @@ struct Args {
     target: PathBuf,
 }
 
-pub fn main(inv: &Invocation, host: &dyn Host) -> i32 {
-    let args = inv
-        .runtime_args
-        .iter()
-        .skip_while(|a| *a != "explain")
-        .cloned();
+pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {
     let parsed = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
