@@ -23,6 +23,10 @@ pub struct HostFacts {
     pub blkio_weight: bool,
     /// Paths that exist on the host, for masked-path patterns with a `*` (one component).
     pub glob_matches: BTreeMap<String, Vec<String>>,
+    /// Inode of each of the host's namespaces (/proc/1/ns/*), by OCI type (`network`).
+    pub host_ns: BTreeMap<String, u64>,
+    /// Inode of each namespace path the spec joins.
+    pub ns_inodes: BTreeMap<String, u64>,
 }
 
 impl HostFacts {
@@ -35,8 +39,19 @@ impl HostFacts {
             cgroup_v2: false,
             blkio_weight: true,
             glob_matches: BTreeMap::new(),
+            host_ns: BTreeMap::new(),
+            ns_inodes: BTreeMap::new(),
         }
     }
+}
+
+/// OCI namespace types and their names under /proc/PID/ns.
+pub const NAMESPACES: &[(&str, &str)] =
+    &[("pid", "pid"), ("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("mount", "mnt"), ("user", "user"), ("cgroup", "cgroup"), ("time", "time")];
+
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino())
 }
 
 /// Host access used by the pipeline.
@@ -47,6 +62,19 @@ pub trait Host {
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error;
     fn self_exe(&self) -> Option<PathBuf>;
     fn path_var(&self) -> Option<OsString>;
+    /// Fills the namespace facts: the host's inodes and those of the paths a spec joins.
+    fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
+        for (oci, proc) in NAMESPACES {
+            if let Some(i) = inode(&Path::new("/proc/1/ns").join(proc)) {
+                facts.host_ns.insert(oci.to_string(), i);
+            }
+        }
+        for p in joined {
+            if let Some(i) = inode(Path::new(p)) {
+                facts.ns_inodes.insert(p.clone(), i);
+            }
+        }
+    }
 }
 
 pub struct RealHost;
@@ -69,6 +97,8 @@ impl Host for RealHost {
                 .filter(|p| p.contains('*'))
                 .map(|p| (p.clone(), glob_one(p)))
                 .collect(),
+            host_ns: BTreeMap::new(),
+            ns_inodes: BTreeMap::new(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod exec;
 pub mod host;
 pub mod pipeline;
+pub mod policy;
 pub mod profile;
 pub mod seccomp;
 pub mod settings;

@@ -32,6 +32,68 @@ pub struct Profile {
     pub resources: ResourcesPolicy,
     #[serde(default)]
     pub rlimits: BTreeMap<String, RlimitPolicy>,
+    #[serde(default)]
+    pub policy: PolicySettings,
+}
+
+/// What the profile refuses, and how it is rolled out.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// `enforce` (harden and refuse), `complain` (run as requested, log what enforce would
+    /// do) or `off`.
+    pub mode: Mode,
+    /// Rule ids this profile does not enforce (see `rampart explain` for ids).
+    pub waive: Vec<String>,
+    /// Bind mounts of host system directories: `refuse`, or `readonly` to mount them ro.
+    pub sensitive_mounts: SensitiveMounts,
+    /// Root (uid 0) without a user namespace: `allow` or `refuse`.
+    pub root: RootUser,
+    /// Hooks that may run (on the host, as root). A `*` in `path` matches one component.
+    pub hooks: Vec<HookAllow>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            mode: Mode::Enforce,
+            waive: Vec::new(),
+            sensitive_mounts: SensitiveMounts::Refuse,
+            root: RootUser::Allow,
+            // Docker's networking hook (its own binary via /proc/PID/exe).
+            hooks: vec![HookAllow { path: "/proc/*/exe".into(), arg0: Some("libnetwork-setkey".into()) }],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Enforce,
+    Complain,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SensitiveMounts {
+    Refuse,
+    Readonly,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RootUser {
+    Allow,
+    Refuse,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HookAllow {
+    pub path: String,
+    #[serde(default)]
+    pub arg0: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -1,0 +1,206 @@
+//! Refusals: what no default can make safe. Each rule has an id, a title, a reference
+//! (CIS Docker Benchmark / Pod Security Standards) and a check over the REQUEST (the spec
+//! as the engine wrote it, before hardening). A violation names the field and value that
+//! failed. Rules are waived only by the admin: a profile's `policy.waive`, or an annotation
+//! the config file allow-lists for that rule; never by anything inside the image.
+
+use crate::host::HostFacts;
+use crate::profile::Profile;
+use crate::spec::Spec;
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+
+pub mod hooks;
+pub mod lsm;
+pub mod mounts;
+pub mod namespaces;
+pub mod privileged;
+pub mod sysctls;
+pub mod user;
+
+pub struct Rule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub reference: &'static str,
+    pub check: fn(&Spec, &PolicyContext) -> Result<Vec<Violation>>,
+}
+
+pub struct PolicyContext<'a> {
+    pub profile: &'a Profile,
+    pub host: &'a HostFacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub reference: &'static str,
+    pub field: String,
+    pub value: Value,
+    pub why: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, value: Value, why: impl Into<String>) -> Violation {
+        Violation { rule: "", reference: "", field: field.into(), value, why: why.into() }
+    }
+}
+
+pub const RULES: &[Rule] = &[
+    privileged::ALL_CAPABILITIES,
+    privileged::MASKED_PATHS_EMPTIED,
+    privileged::DEVICE_ALLOW_ALL,
+    privileged::WRITABLE_SYSFS,
+    privileged::WRITABLE_CGROUPFS,
+    privileged::BLOCK_DEVICE,
+    namespaces::HOST_PID,
+    namespaces::HOST_IPC,
+    namespaces::HOST_NETWORK,
+    namespaces::HOST_UTS,
+    namespaces::HOST_MOUNT,
+    mounts::SENSITIVE_MOUNT,
+    mounts::ENGINE_SOCKET,
+    mounts::SHARED_PROPAGATION,
+    mounts::UNSAFE_DESTINATION,
+    sysctls::UNSAFE_SYSCTL,
+    sysctls::NET_SYSCTL_HOST_NETNS,
+    hooks::HOOK_NOT_ALLOWED,
+    lsm::APPARMOR_UNCONFINED,
+    user::ROOT_USER,
+];
+
+pub fn rule_ids() -> Vec<&'static str> {
+    RULES.iter().map(|r| r.id).collect()
+}
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Every violation of the profile's rules, minus the waived ones. `waived` lists rule ids
+/// waived for this container by allow-listed annotations (the profile's own waivers are
+/// applied here too).
+pub fn evaluate(spec: &Spec, cx: &PolicyContext, waived: &[String]) -> Result<Vec<Violation>> {
+    let mut out = Vec::new();
+    for r in RULES {
+        if cx.profile.policy.waive.iter().chain(waived).any(|w| w == r.id) {
+            continue;
+        }
+        for mut v in (r.check)(spec, cx)? {
+            v.rule = r.id;
+            v.reference = r.reference;
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The one-line message users see (docker run, kubectl describe, podman stderr).
+pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
+    let parts: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            let title = rule(v.rule).map(|r| r.title).unwrap_or(v.rule);
+            format!("[{}] {title}: {} ({} = {}; {})", v.rule, v.why, v.field, v.value, v.reference)
+        })
+        .collect();
+    let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+    format!(
+        "refused by profile {profile}: {}. An admin can allow this with `waive = [{}]` under [policy] in a profile, or an annotation the config file allow-lists for these rules",
+        parts.join("; "),
+        ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Bind mounts of the spec: (index, source, destination, options).
+pub(crate) fn bind_mounts(spec: &Spec) -> Vec<(usize, String, String, Vec<String>)> {
+    let Some(Value::Array(mounts)) = spec.get("/mounts") else { return Vec::new() };
+    mounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let opts: Vec<String> = m.get("options").and_then(Value::as_array).map(|o| o.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+            let is_bind = m.get("type").and_then(Value::as_str) == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
+            is_bind.then(|| {
+                let s = m.get("source").and_then(Value::as_str).unwrap_or_default().to_string();
+                let d = m.get("destination").and_then(Value::as_str).unwrap_or_default().to_string();
+                (i, s, d, opts)
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use crate::steps::testutil::{facts, fixture, profile};
+
+    /// Rule ids that fire for a fixture under restricted (with optional host facts).
+    pub fn fired(name: &str, host: Option<HostFacts>) -> Vec<&'static str> {
+        let (p, h) = (profile("restricted"), host.unwrap_or_else(facts));
+        let cx = PolicyContext { profile: &p, host: &h };
+        let mut ids: Vec<&str> = evaluate(&fixture(name), &cx, &[]).unwrap().into_iter().map(|v| v.rule).collect();
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::fired;
+    use crate::steps::testutil::facts;
+
+    fn host_with_docker_netns() -> crate::host::HostFacts {
+        let mut h = facts();
+        for (t, ino) in [("pid", 1), ("network", 2), ("ipc", 3), ("uts", 4), ("mount", 5)] {
+            h.host_ns.insert(t.into(), ino);
+        }
+        h.ns_inodes.insert("/run/docker/netns/default".into(), 2);
+        // The captured CRI pod is a host-network pod: its sandbox (pid 6770) has the host's
+        // network and uts namespaces, and private pid and ipc ones.
+        for (p, ino) in [("pid", 100), ("ipc", 101), ("uts", 4), ("net", 2)] {
+            h.ns_inodes.insert(format!("/proc/6770/ns/{p}"), ino);
+        }
+        h
+    }
+
+    #[test]
+    fn joining_a_pod_sandbox_is_not_the_host() {
+        let mut h = host_with_docker_netns();
+        for (p, ino) in [("uts", 102), ("net", 103)] {
+            h.ns_inodes.insert(format!("/proc/6770/ns/{p}"), ino);
+        }
+        assert!(fired("containerd-1.6-cri/container.json", Some(h)).is_empty());
+        // A path that cannot be resolved is treated as the host's (fail closed).
+        assert_eq!(fired("containerd-1.6-cri/container.json", None), ["host-pid", "host-ipc", "host-network", "host-uts"]);
+    }
+
+    /// Table over the captured specs: which rules refuse each one under restricted.
+    #[test]
+    fn each_captured_spec_gets_exactly_its_refusals() {
+        let table: &[(&str, &[&str])] = &[
+            ("docker-20.10/default.json", &[]),
+            ("docker-20.10/readonly.json", &[]),
+            ("docker-20.10/nnp-limits.json", &[]),
+            ("docker-20.10/user1000.json", &[]),
+            ("docker-20.10/tty.json", &["all-capabilities"]), // captured with --cap-add ALL -t
+            ("docker-20.10/seccomp-unconfined.json", &[]),
+            ("docker-20.10/privileged.json", &["all-capabilities", "masked-paths-emptied", "device-allow-all", "writable-sysfs", "writable-cgroupfs", "block-device"]),
+            ("docker-20.10/capadd-all.json", &["all-capabilities"]),
+            ("docker-20.10/hostpid.json", &["host-pid", "host-ipc", "host-uts", "sensitive-mount"]), // --ipc host binds /dev/shm
+            ("docker-20.10/hostnet.json", &["host-network"]),
+            ("docker-20.10/hostnet-e2e.json", &["host-network"]),
+            ("docker-20.10/dockersock.json", &["engine-socket"]),
+            ("docker-20.10/devices.json", &["unsafe-sysctl"]), // --device (char) --sysctl net.ipv4.ip_forward=1
+            ("containerd-1.6-cri/sandbox.json", &["host-network", "host-uts"]),
+            ("containerd-1.6-cri/container.json", &["host-network", "host-uts"]),
+            ("runc-spec-default.json", &[]),
+            ("containerd-1.6-ctr/default.json", &[]),
+            ("podman-4.3/default.json", &[]),
+        ];
+        for (name, want) in table {
+            let got = fired(name, Some(host_with_docker_netns()));
+            assert_eq!(&got, want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Mounts: host system directories, container-engine state and sockets, shared
+//! propagation, and destinations that try to leave the rootfs.
+
+use super::{Rule, Violation, bind_mounts};
+use crate::profile::SensitiveMounts;
+use serde_json::{Value, json};
+
+/// Host directories a container must not bind-mount (CIS Docker 5.6), or anything below.
+pub const SYSTEM_DIRS: &[&str] = &["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/root", "/sbin", "/sys", "/usr"];
+
+/// Container-engine state and socket directories: refused when mounted whole or through an
+/// ancestor (`-v /run:/run` carries docker.sock). Files the engine itself places below them
+/// (resolv.conf, hosts, shm) are fine.
+pub const ENGINE_DIRS: &[&str] = &[
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/containers", "/var/lib/kubelet", "/var/lib/crio",
+    "/run/docker", "/run/containerd", "/run/crio", "/run/podman", "/run/containers", "/run/runc",
+    "/run/docker.sock", "/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/podman/podman.sock",
+];
+
+/// `/a/./b/../c` → `/a/c`; `/var/run` is `/run` on every current distribution.
+pub fn clean(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let s = format!("/{}", parts.join("/"));
+    match s.strip_prefix("/var/run") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("/run{rest}"),
+        _ => s,
+    }
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+/// The system directory a bind source falls in, if any.
+pub fn system_dir(source: &str) -> Option<&'static str> {
+    let s = clean(source);
+    if s == "/" {
+        return Some("/");
+    }
+    SYSTEM_DIRS.iter().copied().filter(|d| *d != "/").find(|d| under(&s, d))
+}
+
+pub const SENSITIVE_MOUNT: Rule = Rule {
+    id: "sensitive-mount",
+    title: "host system directory mounted",
+    reference: "CIS Docker 5.6; PSS baseline hostPathVolumes",
+    check: |spec, cx| {
+        let readonly_ok = cx.profile.policy.sensitive_mounts == SensitiveMounts::Readonly;
+        Ok(bind_mounts(spec)
+            .into_iter()
+            .filter_map(|(i, src, _, _)| system_dir(&src).map(|d| (i, src, d)))
+            .filter(|_| !readonly_ok)
+            .map(|(i, src, d)| Violation::new(format!("/mounts/{i}/source"), json!(src), format!("{d} is a host system directory")))
+            .collect())
+    },
+};
+
+pub const ENGINE_SOCKET: Rule = Rule {
+    id: "engine-socket",
+    title: "container-engine socket or state mounted",
+    reference: "CIS Docker 5.32",
+    check: |spec, _| {
+        Ok(bind_mounts(spec)
+            .into_iter()
+            .filter(|(_, src, _, _)| {
+                let s = clean(src);
+                s.ends_with(".sock") && ["docker", "containerd", "crio", "podman", "runc"].iter().any(|e| s.contains(e))
+                    || ENGINE_DIRS.iter().any(|d| under(&clean(d), &s) || s == clean(d))
+            })
+            .map(|(i, src, _, _)| Violation::new(format!("/mounts/{i}/source"), json!(src), "a container-engine socket or its state gives root on the host (it can start a privileged container)"))
+            .collect())
+    },
+};
+
+pub const SHARED_PROPAGATION: Rule = Rule {
+    id: "shared-propagation",
+    title: "shared mount propagation",
+    reference: "CIS Docker 5.20",
+    check: |spec, _| {
+        let mut out = Vec::new();
+        if let Some(Value::Array(mounts)) = spec.get("/mounts") {
+            for (i, m) in mounts.iter().enumerate() {
+                if let Some(o) = m.get("options").and_then(Value::as_array).and_then(|o| o.iter().find(|o| *o == "shared" || *o == "rshared")) {
+                    out.push(Violation::new(format!("/mounts/{i}/options"), o.clone(), "mounts made in the container would appear on the host"));
+                }
+            }
+        }
+        if let Some(p) = spec.get("/linux/rootfsPropagation").filter(|p| *p == "shared" || *p == "rshared") {
+            out.push(Violation::new("/linux/rootfsPropagation", p.clone(), "mounts made in the container would appear on the host"));
+        }
+        Ok(out)
+    },
+};
+
+pub const UNSAFE_DESTINATION: Rule = Rule {
+    id: "unsafe-mount-destination",
+    title: "mount destination outside the rootfs",
+    reference: "runtime-spec mounts",
+    check: |spec, _| {
+        let Some(Value::Array(mounts)) = spec.get("/mounts") else { return Ok(vec![]) };
+        Ok(mounts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let d = m.get("destination").and_then(Value::as_str).unwrap_or_default();
+                let bad = !d.starts_with('/') || d.split('/').any(|c| c == "..");
+                bad.then(|| Violation::new(format!("/mounts/{i}/destination"), json!(d), "a mount destination must be an absolute path without '..'"))
+            })
+            .collect())
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaning_and_classification() {
+        assert_eq!(clean("/var/run/../run/docker.sock"), "/run/docker.sock");
+        assert_eq!(clean("/var/run/docker.sock"), "/run/docker.sock");
+        assert_eq!(clean("//etc/./"), "/etc");
+        assert_eq!(system_dir("/etc/shadow"), Some("/etc"));
+        assert_eq!(system_dir("/"), Some("/"));
+        assert_eq!(system_dir("/usr2"), None);
+        assert_eq!(system_dir("/srv/data"), None);
+        assert_eq!(system_dir("/srv/../etc"), Some("/etc"));
+    }
+}
