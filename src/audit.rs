@@ -3,6 +3,8 @@
 //! flock so lines from concurrent starts never interleave.
 
 use crate::change::Change;
+use crate::policy::Violation;
+use crate::profile::Mode;
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
@@ -16,8 +18,16 @@ pub struct Record<'a> {
     pub id: Option<&'a str>,
     pub bundle: Option<String>,
     pub profile: &'a str,
+    pub mode: Mode,
+    /// `hardened`, `refused`, `complain` (ran as requested), `off`, or `clamped` (exec).
+    pub outcome: &'a str,
     pub runtime: String,
     pub changes: &'a [Change],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub refusals: &'a [Violation],
+    /// Annotations that asked for something the admin did not allow-list, and waivers used.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub notes: &'a [String],
 }
 
 pub fn append(path: &Path, record: &Record) -> Result<()> {

@@ -22,6 +22,26 @@ pub struct Config {
     pub profiles_dir: Option<PathBuf>,
     /// JSON-lines audit log, one line per hardened container.
     pub audit_log: Option<PathBuf>,
+    /// Annotations (set by Kubernetes, podman, ctr) that may select a profile or waive a
+    /// rule, and the values each may take. Nothing else in a spec can loosen policy.
+    #[serde(default)]
+    pub annotations: Vec<AnnotationRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationRule {
+    pub key: String,
+    pub selects: Selects,
+    /// Profile names (`selects = "profile"`) or rule ids (`selects = "waive"`) allowed.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Selects {
+    Profile,
+    Waive,
 }
 
 impl Config {

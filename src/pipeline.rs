@@ -9,11 +9,13 @@ use crate::bundle;
 use crate::change::Change;
 use crate::errors;
 use crate::host::{Host, HostFacts};
-use crate::profile::Profile;
+use crate::policy::{self, PolicyContext, Violation};
+use crate::profile::{Mode, Profile};
 use crate::settings::Settings;
 use crate::spec::Spec;
 use crate::steps::{self, Context};
 use anyhow::{Context as _, Result};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -75,13 +77,76 @@ pub fn bundle_dir(cmd: &CommandArgs) -> Result<PathBuf> {
     }
 }
 
-/// Loads and hardens a config.json, without writing anything. Shared by `create` and
-/// `explain`, so what `explain` shows is what `create` does.
-pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<(Spec, Vec<Change>)> {
-    let profile = settings.profiles.load(&settings.profile)?;
-    let facts = host.facts(&steps::host_patterns(&profile));
+/// What `create` will do with one config.json: the profile chosen, the refusals, the
+/// hardened spec and its changes. Computed without writing anything, and shared by
+/// `create` and `explain`, so what `explain` shows is what `create` does.
+pub struct Plan {
+    pub profile: String,
+    pub mode: Mode,
+    pub spec: Spec,
+    pub changes: Vec<Change>,
+    pub refusals: Vec<Violation>,
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn outcome(&self) -> &'static str {
+        match self.mode {
+            Mode::Enforce if self.refusals.is_empty() => "hardened",
+            Mode::Enforce => "refused",
+            Mode::Complain => "complain",
+            Mode::Off => "off",
+        }
+    }
+}
+
+pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<Plan> {
     let bytes = bundle::read(path)?;
-    rewrite(&bytes, &profile, &facts).with_context(|| format!("cannot use {}", path.display()))
+    let request =
+        Spec::from_slice(&bytes).with_context(|| format!("cannot use {}", path.display()))?;
+    let annotations: BTreeMap<String, String> = request.typed("/annotations")?.unwrap_or_default();
+    let choice = settings.choose(&annotations);
+    let profile = settings.profiles.load(&choice.profile)?;
+    let mut facts = host.facts(&steps::host_patterns(&profile));
+    host.namespaces(&mut facts, &policy::namespaces::joined_paths(&request));
+    let mut notes: Vec<String> = choice
+        .ignored
+        .iter()
+        .map(|a| format!("annotation {a} ignored: not allow-listed in the config file"))
+        .collect();
+    notes.extend(
+        choice
+            .waived
+            .iter()
+            .map(|w| format!("rule {w} waived by an allow-listed annotation")),
+    );
+    let mode = profile.policy.mode;
+    let (mut spec, mut changes, mut refusals) = (request.clone(), Vec::new(), Vec::new());
+    if mode != Mode::Off {
+        refusals = policy::evaluate(
+            &request,
+            &PolicyContext {
+                profile: &profile,
+                host: &facts,
+            },
+            &choice.waived,
+        )?;
+        let cx = Context {
+            profile: &profile,
+            host: &facts,
+            container_caps: None,
+        };
+        changes = steps::harden(&mut spec, &cx, steps::CREATE)
+            .with_context(|| format!("cannot harden {}", path.display()))?;
+    }
+    Ok(Plan {
+        profile: choice.profile,
+        mode,
+        spec,
+        changes,
+        refusals,
+        notes,
+    })
 }
 
 /// The pure core of `create`: config.json bytes in, hardened spec and its changes out.
@@ -100,15 +165,37 @@ fn harden_bundle(cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Res
     let dir = bundle_dir(cmd)?;
     let _lock = bundle::lock_dir(&dir)?;
     let path = dir.join("config.json");
-    let (spec, changes) = plan_spec(&path, settings, host)?;
-    let staged = match changes.iter().any(|c| c.before != c.after) {
-        true => Some(bundle::stage(&path, &spec.to_vec())?),
-        false => None,
+    let plan = plan_spec(&path, settings, host)?;
+    let outcome = plan.outcome();
+    let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
+    let staged = if write {
+        Some(bundle::stage(&path, &plan.spec.to_vec())?)
+    } else {
+        None
     };
-    audit::append(
-        &settings.audit_log,
-        &record(cmd, settings, host, Some(&dir), &changes),
-    )?;
+    let rec = Record {
+        mode: plan.mode,
+        outcome,
+        refusals: &plan.refusals,
+        notes: &plan.notes,
+        ..record(
+            cmd,
+            &plan.profile,
+            settings,
+            host,
+            Some(&dir),
+            &plan.changes,
+        )
+    };
+    let logged = audit::append(&settings.audit_log, &rec);
+    if outcome == "refused" {
+        let msg = policy::refusal_message(&plan.profile, &plan.refusals);
+        return Err(match logged {
+            Ok(()) => anyhow::anyhow!(msg),
+            Err(e) => anyhow::anyhow!("{msg} (and the audit log failed: {e:#})"),
+        });
+    }
+    logged?;
     if let Some(staged) = staged {
         staged.commit()?;
     }
@@ -131,7 +218,10 @@ fn clamp_exec(
     if !plan.changes.is_empty() {
         audit::append(
             &settings.audit_log,
-            &record(cmd, settings, host, None, &plan.changes),
+            &Record {
+                outcome: "clamped",
+                ..record(cmd, &settings.profile, settings, host, None, &plan.changes)
+            },
         )?;
     }
     if let Some(staged) = staged {
@@ -142,6 +232,7 @@ fn clamp_exec(
 
 fn record<'a>(
     cmd: &'a CommandArgs,
+    profile: &'a str,
     settings: &'a Settings,
     host: &dyn Host,
     bundle: Option<&Path>,
@@ -157,7 +248,11 @@ fn record<'a>(
                 .display()
                 .to_string()
         }),
-        profile: &settings.profile,
+        profile,
+        mode: Mode::Enforce,
+        outcome: "hardened",
+        refusals: &[],
+        notes: &[],
         runtime: settings.runtime.display().to_string(),
         changes,
     }

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The profile chosen by argv, name or config; an allow-listed annotation may replace
+    /// it unless `--rampart-profile` was given (see [`Settings::choose`]).
     pub profile: String,
+    pub profile_from_flag: bool,
+    pub annotations: Vec<config::AnnotationRule>,
     pub profiles: ProfileSource,
     pub runtime: PathBuf,
     pub audit_log: PathBuf,
@@ -32,6 +36,8 @@ impl Settings {
         };
         Ok(Settings {
             profile,
+            profile_from_flag: inv.rampart.profile.is_some(),
+            annotations: cfg.annotations.clone(),
             profiles: ProfileSource {
                 dir: Some(
                     cfg.profiles_dir
@@ -43,6 +49,50 @@ impl Settings {
                 .audit_log
                 .unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
         })
+    }
+}
+
+/// What the admin's annotation allow-list makes of one spec's annotations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Choice {
+    pub profile: String,
+    pub waived: Vec<String>,
+    /// Annotations that asked for something not allow-listed (ignored, recorded).
+    pub ignored: Vec<String>,
+}
+
+impl Settings {
+    /// The profile and waivers for a spec: `--rampart-profile` > an allow-listed profile
+    /// annotation > the `rampart-NAME` name > the config file > `restricted`. Only
+    /// annotations named in the config file count, and only with allow-listed values; the
+    /// image's ENV and labels are never looked at.
+    pub fn choose(&self, annotations: &std::collections::BTreeMap<String, String>) -> Choice {
+        let mut c = Choice {
+            profile: self.profile.clone(),
+            ..Default::default()
+        };
+        for rule in &self.annotations {
+            let Some(value) = annotations.get(&rule.key) else {
+                continue;
+            };
+            match rule.selects {
+                config::Selects::Profile if self.profile_from_flag => {}
+                config::Selects::Profile if rule.values.contains(value) => {
+                    c.profile = value.clone()
+                }
+                config::Selects::Waive => {
+                    for id in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                        if rule.values.iter().any(|v| v == id) {
+                            c.waived.push(id.to_string());
+                        } else {
+                            c.ignored.push(format!("{}={id}", rule.key));
+                        }
+                    }
+                }
+                _ => c.ignored.push(format!("{}={value}", rule.key)),
+            }
+        }
+        c
     }
 }
 

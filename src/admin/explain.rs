@@ -55,19 +55,40 @@ fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
     } else {
         args.target.clone()
     };
-    let (_, changes) = crate::pipeline::plan_spec(&path, &settings, host)?;
+    let plan = crate::pipeline::plan_spec(&path, &settings, host)?;
     if args.json {
-        let out =
-            serde_json::json!({"profile": settings.profile, "target": path, "changes": changes});
+        let out = serde_json::json!({
+            "target": path, "profile": plan.profile, "mode": plan.mode, "outcome": plan.outcome(),
+            "refusals": plan.refusals, "changes": plan.changes, "notes": plan.notes,
+        });
         return Ok(format!("{}\n", serde_json::to_string_pretty(&out)?));
     }
     let mut text = format!(
-        "{}: profile {}, {} change(s)\n",
+        "{}: profile {} ({:?} mode): {}; {} refusal(s), {} change(s)\n",
         path.display(),
-        settings.profile,
-        changes.len()
+        plan.profile,
+        plan.mode,
+        plan.outcome(),
+        plan.refusals.len(),
+        plan.changes.len()
     );
-    for c in &changes {
+    for n in &plan.notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
+    for v in &plan.refusals {
+        let title = crate::policy::rule(v.rule)
+            .map(|r| r.title)
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nREFUSE [{}] {title} ({})\n  {}: {}\n  {}\n",
+            v.rule,
+            v.reference,
+            v.field,
+            short(&v.value),
+            v.why
+        ));
+    }
+    for c in &plan.changes {
         text.push_str(&format!("\n[{}] {}\n  {}\n", c.step, c.field, c.reason));
         if c.before != c.after {
             text.push_str(&format!(
@@ -76,6 +97,12 @@ fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
                 short(&c.after)
             ));
         }
+    }
+    if !plan.refusals.is_empty() {
+        text.push_str(&format!(
+            "\n{}\n",
+            crate::policy::refusal_message(&plan.profile, &plan.refusals)
+        ));
     }
     Ok(text)
 }

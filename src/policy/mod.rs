@@ -42,7 +42,13 @@ pub struct Violation {
 
 impl Violation {
     pub fn new(field: impl Into<String>, value: Value, why: impl Into<String>) -> Violation {
-        Violation { rule: "", reference: "", field: field.into(), value, why: why.into() }
+        Violation {
+            rule: "",
+            reference: "",
+            field: field.into(),
+            value,
+            why: why.into(),
+        }
     }
 }
 
@@ -83,7 +89,14 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 pub fn evaluate(spec: &Spec, cx: &PolicyContext, waived: &[String]) -> Result<Vec<Violation>> {
     let mut out = Vec::new();
     for r in RULES {
-        if cx.profile.policy.waive.iter().chain(waived).any(|w| w == r.id) {
+        if cx
+            .profile
+            .policy
+            .waive
+            .iter()
+            .chain(waived)
+            .any(|w| w == r.id)
+        {
             continue;
         }
         for mut v in (r.check)(spec, cx)? {
@@ -101,29 +114,54 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
         .iter()
         .map(|v| {
             let title = rule(v.rule).map(|r| r.title).unwrap_or(v.rule);
-            format!("[{}] {title}: {} ({} = {}; {})", v.rule, v.why, v.field, v.value, v.reference)
+            format!(
+                "[{}] {title}: {} ({} = {}; {})",
+                v.rule, v.why, v.field, v.value, v.reference
+            )
         })
         .collect();
     let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
     format!(
         "refused by profile {profile}: {}. An admin can allow this with `waive = [{}]` under [policy] in a profile, or an annotation the config file allow-lists for these rules",
         parts.join("; "),
-        ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+        ids.iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
 /// Bind mounts of the spec: (index, source, destination, options).
 pub(crate) fn bind_mounts(spec: &Spec) -> Vec<(usize, String, String, Vec<String>)> {
-    let Some(Value::Array(mounts)) = spec.get("/mounts") else { return Vec::new() };
+    let Some(Value::Array(mounts)) = spec.get("/mounts") else {
+        return Vec::new();
+    };
     mounts
         .iter()
         .enumerate()
         .filter_map(|(i, m)| {
-            let opts: Vec<String> = m.get("options").and_then(Value::as_array).map(|o| o.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-            let is_bind = m.get("type").and_then(Value::as_str) == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
+            let opts: Vec<String> = m
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let is_bind = m.get("type").and_then(Value::as_str) == Some("bind")
+                || opts.iter().any(|o| o == "bind" || o == "rbind");
             is_bind.then(|| {
-                let s = m.get("source").and_then(Value::as_str).unwrap_or_default().to_string();
-                let d = m.get("destination").and_then(Value::as_str).unwrap_or_default().to_string();
+                let s = m
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let d = m
+                    .get("destination")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 (i, s, d, opts)
             })
         })
@@ -138,8 +176,15 @@ pub(crate) mod testutil {
     /// Rule ids that fire for a fixture under restricted (with optional host facts).
     pub fn fired(name: &str, host: Option<HostFacts>) -> Vec<&'static str> {
         let (p, h) = (profile("restricted"), host.unwrap_or_else(facts));
-        let cx = PolicyContext { profile: &p, host: &h };
-        let mut ids: Vec<&str> = evaluate(&fixture(name), &cx, &[]).unwrap().into_iter().map(|v| v.rule).collect();
+        let cx = PolicyContext {
+            profile: &p,
+            host: &h,
+        };
+        let mut ids: Vec<&str> = evaluate(&fixture(name), &cx, &[])
+            .unwrap()
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
         ids.dedup();
         ids
     }
@@ -152,7 +197,13 @@ mod tests {
 
     fn host_with_docker_netns() -> crate::host::HostFacts {
         let mut h = facts();
-        for (t, ino) in [("pid", 1), ("network", 2), ("ipc", 3), ("uts", 4), ("mount", 5)] {
+        for (t, ino) in [
+            ("pid", 1),
+            ("network", 2),
+            ("ipc", 3),
+            ("uts", 4),
+            ("mount", 5),
+        ] {
             h.host_ns.insert(t.into(), ino);
         }
         h.ns_inodes.insert("/run/docker/netns/default".into(), 2);
@@ -172,7 +223,10 @@ mod tests {
         }
         assert!(fired("containerd-1.6-cri/container.json", Some(h)).is_empty());
         // A path that cannot be resolved is treated as the host's (fail closed).
-        assert_eq!(fired("containerd-1.6-cri/container.json", None), ["host-pid", "host-ipc", "host-network", "host-uts"]);
+        assert_eq!(
+            fired("containerd-1.6-cri/container.json", None),
+            ["host-pid", "host-ipc", "host-network", "host-uts"]
+        );
     }
 
     /// Table over the captured specs: which rules refuse each one under restricted.
@@ -185,15 +239,34 @@ mod tests {
             ("docker-20.10/user1000.json", &[]),
             ("docker-20.10/tty.json", &["all-capabilities"]), // captured with --cap-add ALL -t
             ("docker-20.10/seccomp-unconfined.json", &[]),
-            ("docker-20.10/privileged.json", &["all-capabilities", "masked-paths-emptied", "device-allow-all", "writable-sysfs", "writable-cgroupfs", "block-device"]),
+            (
+                "docker-20.10/privileged.json",
+                &[
+                    "all-capabilities",
+                    "masked-paths-emptied",
+                    "device-allow-all",
+                    "writable-sysfs",
+                    "writable-cgroupfs",
+                    "block-device",
+                ],
+            ),
             ("docker-20.10/capadd-all.json", &["all-capabilities"]),
-            ("docker-20.10/hostpid.json", &["host-pid", "host-ipc", "host-uts", "sensitive-mount"]), // --ipc host binds /dev/shm
+            (
+                "docker-20.10/hostpid.json",
+                &["host-pid", "host-ipc", "host-uts", "sensitive-mount"],
+            ), // --ipc host binds /dev/shm
             ("docker-20.10/hostnet.json", &["host-network"]),
             ("docker-20.10/hostnet-e2e.json", &["host-network"]),
             ("docker-20.10/dockersock.json", &["engine-socket"]),
             ("docker-20.10/devices.json", &["unsafe-sysctl"]), // --device (char) --sysctl net.ipv4.ip_forward=1
-            ("containerd-1.6-cri/sandbox.json", &["host-network", "host-uts"]),
-            ("containerd-1.6-cri/container.json", &["host-network", "host-uts"]),
+            (
+                "containerd-1.6-cri/sandbox.json",
+                &["host-network", "host-uts"],
+            ),
+            (
+                "containerd-1.6-cri/container.json",
+                &["host-network", "host-uts"],
+            ),
             ("runc-spec-default.json", &[]),
             ("containerd-1.6-ctr/default.json", &[]),
             ("podman-4.3/default.json", &[]),

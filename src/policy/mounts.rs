@@ -6,15 +6,30 @@ use crate::profile::SensitiveMounts;
 use serde_json::{Value, json};
 
 /// Host directories a container must not bind-mount (CIS Docker 5.6), or anything below.
-pub const SYSTEM_DIRS: &[&str] = &["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/root", "/sbin", "/sys", "/usr"];
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/root", "/sbin",
+    "/sys", "/usr",
+];
 
 /// Container-engine state and socket directories: refused when mounted whole or through an
 /// ancestor (`-v /run:/run` carries docker.sock). Files the engine itself places below them
 /// (resolv.conf, hosts, shm) are fine.
 pub const ENGINE_DIRS: &[&str] = &[
-    "/var/lib/docker", "/var/lib/containerd", "/var/lib/containers", "/var/lib/kubelet", "/var/lib/crio",
-    "/run/docker", "/run/containerd", "/run/crio", "/run/podman", "/run/containers", "/run/runc",
-    "/run/docker.sock", "/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/podman/podman.sock",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/containers",
+    "/var/lib/kubelet",
+    "/var/lib/crio",
+    "/run/docker",
+    "/run/containerd",
+    "/run/crio",
+    "/run/podman",
+    "/run/containers",
+    "/run/runc",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/podman/podman.sock",
 ];
 
 /// `/a/./b/../c` → `/a/c`; `/var/run` is `/run` on every current distribution.
@@ -46,7 +61,11 @@ pub fn system_dir(source: &str) -> Option<&'static str> {
     if s == "/" {
         return Some("/");
     }
-    SYSTEM_DIRS.iter().copied().filter(|d| *d != "/").find(|d| under(&s, d))
+    SYSTEM_DIRS
+        .iter()
+        .copied()
+        .filter(|d| *d != "/")
+        .find(|d| under(&s, d))
 }
 
 pub const SENSITIVE_MOUNT: Rule = Rule {
@@ -59,7 +78,13 @@ pub const SENSITIVE_MOUNT: Rule = Rule {
             .into_iter()
             .filter_map(|(i, src, _, _)| system_dir(&src).map(|d| (i, src, d)))
             .filter(|_| !readonly_ok)
-            .map(|(i, src, d)| Violation::new(format!("/mounts/{i}/source"), json!(src), format!("{d} is a host system directory")))
+            .map(|(i, src, d)| {
+                Violation::new(
+                    format!("/mounts/{i}/source"),
+                    json!(src),
+                    format!("{d} is a host system directory"),
+                )
+            })
             .collect())
     },
 };
@@ -89,13 +114,28 @@ pub const SHARED_PROPAGATION: Rule = Rule {
         let mut out = Vec::new();
         if let Some(Value::Array(mounts)) = spec.get("/mounts") {
             for (i, m) in mounts.iter().enumerate() {
-                if let Some(o) = m.get("options").and_then(Value::as_array).and_then(|o| o.iter().find(|o| *o == "shared" || *o == "rshared")) {
-                    out.push(Violation::new(format!("/mounts/{i}/options"), o.clone(), "mounts made in the container would appear on the host"));
+                if let Some(o) = m
+                    .get("options")
+                    .and_then(Value::as_array)
+                    .and_then(|o| o.iter().find(|o| *o == "shared" || *o == "rshared"))
+                {
+                    out.push(Violation::new(
+                        format!("/mounts/{i}/options"),
+                        o.clone(),
+                        "mounts made in the container would appear on the host",
+                    ));
                 }
             }
         }
-        if let Some(p) = spec.get("/linux/rootfsPropagation").filter(|p| *p == "shared" || *p == "rshared") {
-            out.push(Violation::new("/linux/rootfsPropagation", p.clone(), "mounts made in the container would appear on the host"));
+        if let Some(p) = spec
+            .get("/linux/rootfsPropagation")
+            .filter(|p| *p == "shared" || *p == "rshared")
+        {
+            out.push(Violation::new(
+                "/linux/rootfsPropagation",
+                p.clone(),
+                "mounts made in the container would appear on the host",
+            ));
         }
         Ok(out)
     },
@@ -106,14 +146,25 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
     title: "mount destination outside the rootfs",
     reference: "runtime-spec mounts",
     check: |spec, _| {
-        let Some(Value::Array(mounts)) = spec.get("/mounts") else { return Ok(vec![]) };
+        let Some(Value::Array(mounts)) = spec.get("/mounts") else {
+            return Ok(vec![]);
+        };
         Ok(mounts
             .iter()
             .enumerate()
             .filter_map(|(i, m)| {
-                let d = m.get("destination").and_then(Value::as_str).unwrap_or_default();
+                let d = m
+                    .get("destination")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let bad = !d.starts_with('/') || d.split('/').any(|c| c == "..");
-                bad.then(|| Violation::new(format!("/mounts/{i}/destination"), json!(d), "a mount destination must be an absolute path without '..'"))
+                bad.then(|| {
+                    Violation::new(
+                        format!("/mounts/{i}/destination"),
+                        json!(d),
+                        "a mount destination must be an absolute path without '..'",
+                    )
+                })
             })
             .collect())
     },

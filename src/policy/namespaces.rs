@@ -13,17 +13,39 @@ fn check(spec: &Spec, cx: &PolicyContext, kind: &str, why: &str) -> Result<Vec<V
         return Ok(vec![]);
     }
     let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
-    let Some((i, ns)) = namespaces.iter().enumerate().find(|(_, n)| n["type"] == kind) else {
-        return Ok(vec![Violation::new("/linux/namespaces", json!(format!("no {kind} entry")), format!("shares the host's {kind} namespace: {why}"))]);
+    let Some((i, ns)) = namespaces
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n["type"] == kind)
+    else {
+        return Ok(vec![Violation::new(
+            "/linux/namespaces",
+            json!(format!("no {kind} entry")),
+            format!("shares the host's {kind} namespace: {why}"),
+        )]);
     };
-    let Some(path) = ns.get("path").and_then(Value::as_str).filter(|p| !p.is_empty()) else { return Ok(vec![]) };
+    let Some(path) = ns
+        .get("path")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(vec![]);
+    };
     let field = format!("/linux/namespaces/{i}/path");
     match (cx.host.ns_inodes.get(path), cx.host.host_ns.get(kind)) {
-        (Some(joined), Some(host)) if joined == host => {
-            Ok(vec![Violation::new(field, json!(path), format!("joins the host's {kind} namespace: {why}"))])
-        }
+        (Some(joined), Some(host)) if joined == host => Ok(vec![Violation::new(
+            field,
+            json!(path),
+            format!("joins the host's {kind} namespace: {why}"),
+        )]),
         (Some(_), Some(_)) => Ok(vec![]),
-        _ => Ok(vec![Violation::new(field, json!(path), format!("cannot tell whether {path} is the host's {kind} namespace (it cannot be read), so it is treated as the host's"))]),
+        _ => Ok(vec![Violation::new(
+            field,
+            json!(path),
+            format!(
+                "cannot tell whether {path} is the host's {kind} namespace (it cannot be read), so it is treated as the host's"
+            ),
+        )]),
     }
 }
 
@@ -31,7 +53,14 @@ pub const HOST_PID: Rule = Rule {
     id: "host-pid",
     title: "host PID namespace",
     reference: "CIS Docker 5.16; PSS baseline hostNamespaces",
-    check: |s, cx| check(s, cx, "pid", "the container can see and signal every host process"),
+    check: |s, cx| {
+        check(
+            s,
+            cx,
+            "pid",
+            "the container can see and signal every host process",
+        )
+    },
 };
 pub const HOST_IPC: Rule = Rule {
     id: "host-ipc",
@@ -43,7 +72,14 @@ pub const HOST_NETWORK: Rule = Rule {
     id: "host-network",
     title: "host network namespace",
     reference: "CIS Docker 5.10; PSS baseline hostNamespaces",
-    check: |s, cx| check(s, cx, "network", "the container can reach host-only services and sniff host traffic"),
+    check: |s, cx| {
+        check(
+            s,
+            cx,
+            "network",
+            "the container can reach host-only services and sniff host traffic",
+        )
+    },
 };
 pub const HOST_UTS: Rule = Rule {
     id: "host-uts",
@@ -55,11 +91,30 @@ pub const HOST_MOUNT: Rule = Rule {
     id: "host-mount",
     title: "host mount namespace",
     reference: "PSS baseline hostNamespaces",
-    check: |s, cx| check(s, cx, "mount", "the container would run in the host's filesystem view"),
+    check: |s, cx| {
+        check(
+            s,
+            cx,
+            "mount",
+            "the container would run in the host's filesystem view",
+        )
+    },
 };
 
 /// Namespace paths the spec joins (for the host facts to resolve).
 pub fn joined_paths(spec: &Spec) -> Vec<String> {
-    let namespaces: Vec<Value> = spec.typed("/linux/namespaces").ok().flatten().unwrap_or_default();
-    namespaces.iter().filter_map(|n| n.get("path").and_then(Value::as_str).filter(|p| !p.is_empty()).map(String::from)).collect()
+    let namespaces: Vec<Value> = spec
+        .typed("/linux/namespaces")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    namespaces
+        .iter()
+        .filter_map(|n| {
+            n.get("path")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+        })
+        .collect()
 }

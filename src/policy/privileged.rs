@@ -8,9 +8,14 @@ use serde_json::{Value, json};
 /// The 38 capabilities every kernel since 5.8 has (CAP_CHOWN .. CAP_CHECKPOINT_RESTORE less
 /// the newest three): asking for all of them is what `--privileged` and `--cap-add ALL` do.
 fn all_caps_requested(spec: &Spec) -> Result<Option<Vec<String>>> {
-    let b: Vec<String> = spec.typed("/process/capabilities/bounding")?.unwrap_or_default();
+    let b: Vec<String> = spec
+        .typed("/process/capabilities/bounding")?
+        .unwrap_or_default();
     let known = caps::all();
-    let held = known.iter().filter(|c| b.iter().any(|n| n == &c.to_string())).count();
+    let held = known
+        .iter()
+        .filter(|c| b.iter().any(|n| n == &c.to_string()))
+        .count();
     Ok((held >= 38).then_some(b))
 }
 
@@ -37,7 +42,15 @@ pub const MASKED_PATHS_EMPTIED: Rule = Rule {
             None => spec.get("/linux").is_some() && all_caps_requested(spec)?.is_some(),
             _ => false,
         };
-        Ok(if emptied { vec![Violation::new("/linux/maskedPaths", masked.cloned().unwrap_or(Value::Null), "kcore, keys, timer_list and firmware would be readable from the container")] } else { vec![] })
+        Ok(if emptied {
+            vec![Violation::new(
+                "/linux/maskedPaths",
+                masked.cloned().unwrap_or(Value::Null),
+                "kcore, keys, timer_list and firmware would be readable from the container",
+            )]
+        } else {
+            vec![]
+        })
     },
 };
 
@@ -55,18 +68,30 @@ pub const DEVICE_ALLOW_ALL: Rule = Rule {
                     && matches!(r.get("type").and_then(Value::as_str), None | Some("a"))
                     && r.get("major").is_none_or(Value::is_null)
             })
-            .map(|(i, r)| Violation::new(format!("/linux/resources/devices/{i}"), r.clone(), "the container could open every host device, disks included"))
+            .map(|(i, r)| {
+                Violation::new(
+                    format!("/linux/resources/devices/{i}"),
+                    r.clone(),
+                    "the container could open every host device, disks included",
+                )
+            })
             .collect())
     },
 };
 
 fn writable_mount(spec: &Spec, types: &[&str], why: &str) -> Vec<Violation> {
-    let Some(Value::Array(mounts)) = spec.get("/mounts") else { return vec![] };
+    let Some(Value::Array(mounts)) = spec.get("/mounts") else {
+        return vec![];
+    };
     mounts
         .iter()
         .enumerate()
         .filter(|(_, m)| types.contains(&m.get("type").and_then(Value::as_str).unwrap_or_default()))
-        .filter(|(_, m)| !m.get("options").and_then(Value::as_array).is_some_and(|o| o.iter().any(|x| x == "ro")))
+        .filter(|(_, m)| {
+            !m.get("options")
+                .and_then(Value::as_array)
+                .is_some_and(|o| o.iter().any(|x| x == "ro"))
+        })
         .map(|(i, m)| Violation::new(format!("/mounts/{i}"), m.clone(), why))
         .collect()
 }
@@ -75,14 +100,26 @@ pub const WRITABLE_SYSFS: Rule = Rule {
     id: "writable-sysfs",
     title: "/sys mounted read-write",
     reference: "PSS baseline privileged",
-    check: |spec, _| Ok(writable_mount(spec, &["sysfs"], "a writable sysfs lets the container change host kernel and device settings")),
+    check: |spec, _| {
+        Ok(writable_mount(
+            spec,
+            &["sysfs"],
+            "a writable sysfs lets the container change host kernel and device settings",
+        ))
+    },
 };
 
 pub const WRITABLE_CGROUPFS: Rule = Rule {
     id: "writable-cgroupfs",
     title: "cgroup filesystem mounted read-write",
     reference: "PSS baseline privileged",
-    check: |spec, _| Ok(writable_mount(spec, &["cgroup", "cgroup2"], "a writable cgroupfs allows the release_agent escape and lifting the container's own limits")),
+    check: |spec, _| {
+        Ok(writable_mount(
+            spec,
+            &["cgroup", "cgroup2"],
+            "a writable cgroupfs allows the release_agent escape and lifting the container's own limits",
+        ))
+    },
 };
 
 pub const BLOCK_DEVICE: Rule = Rule {
@@ -94,13 +131,21 @@ pub const BLOCK_DEVICE: Rule = Rule {
         let devices: Vec<Value> = spec.typed("/linux/devices")?.unwrap_or_default();
         for (i, d) in devices.iter().enumerate() {
             if d.get("type").and_then(Value::as_str) == Some("b") {
-                out.push(Violation::new(format!("/linux/devices/{i}"), d.clone(), "a block device gives raw access to a host disk"));
+                out.push(Violation::new(
+                    format!("/linux/devices/{i}"),
+                    d.clone(),
+                    "a block device gives raw access to a host disk",
+                ));
             }
         }
         let rules: Vec<Value> = spec.typed("/linux/resources/devices")?.unwrap_or_default();
         for (i, r) in rules.iter().enumerate() {
             if r["allow"] == json!(true) && r.get("type").and_then(Value::as_str) == Some("b") {
-                out.push(Violation::new(format!("/linux/resources/devices/{i}"), r.clone(), "the device cgroup lets the container open a host block device"));
+                out.push(Violation::new(
+                    format!("/linux/resources/devices/{i}"),
+                    r.clone(),
+                    "the device cgroup lets the container open a host block device",
+                ));
             }
         }
         Ok(out)

@@ -32,7 +32,13 @@ pub const UNSAFE_SYSCTL: Rule = Rule {
         Ok(sysctls
             .iter()
             .filter(|(k, _)| !SAFE.contains(&k.replace('/', ".").as_str()))
-            .map(|(k, v)| Violation::new(format!("/linux/sysctl/{k}"), json!(v), "not a namespaced, isolated sysctl: it can affect the host or other containers"))
+            .map(|(k, v)| {
+                Violation::new(
+                    format!("/linux/sysctl/{k}"),
+                    json!(v),
+                    "not a namespaced, isolated sysctl: it can affect the host or other containers",
+                )
+            })
             .collect())
     },
 };
@@ -44,7 +50,12 @@ pub const NET_SYSCTL_HOST_NETNS: Rule = Rule {
     check: |spec, _| {
         let sysctls: BTreeMap<String, String> = spec.typed("/linux/sysctl")?.unwrap_or_default();
         let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
-        let private_net = namespaces.iter().any(|n| n["type"] == "network" && n.get("path").and_then(Value::as_str).is_none_or(str::is_empty));
+        let private_net = namespaces.iter().any(|n| {
+            n["type"] == "network"
+                && n.get("path")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+        });
         if private_net {
             return Ok(vec![]);
         }

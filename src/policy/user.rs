@@ -13,11 +13,18 @@ pub const ROOT_USER: Rule = Rule {
         if cx.profile.policy.root == RootUser::Allow || spec.get("/process").is_none() {
             return Ok(vec![]);
         }
-        let uid = spec.get("/process/user/uid").and_then(Value::as_u64).unwrap_or(0);
+        let uid = spec
+            .get("/process/user/uid")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
         let userns = namespaces.iter().any(|n| n["type"] == "user");
         Ok(if uid == 0 && !userns {
-            vec![Violation::new("/process/user/uid", json!(0), "uid 0 in the container is uid 0 on the host")]
+            vec![Violation::new(
+                "/process/user/uid",
+                json!(0),
+                "uid 0 in the container is uid 0 on the host",
+            )]
         } else {
             vec![]
         })
