@@ -544,3 +544,139 @@ fn explain_shows_what_create_does_and_writes_nothing() {
     let text = e.run(&[&c, "explain", "--profile", "baseline", b.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("profile baseline"));
 }
+
+#[test]
+fn refused_spec_never_reaches_the_runtime_and_says_why_and_how_to_allow() {
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/privileged.json"));
+    let before = fs::read(e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(e.recorded_argv(), None);
+    assert_eq!(fs::read(e.config_path()).unwrap(), before);
+    let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+    for needle in [
+        "rampart: refused by profile restricted",
+        "[all-capabilities]",
+        "[device-allow-all]",
+        "CIS Docker 5.5",
+        "waive = [",
+    ] {
+        assert!(msg.contains(needle), "{needle} missing from {msg}");
+    }
+    let audit = e.audit_lines();
+    assert_eq!(audit[0]["outcome"], "refused");
+    assert!(
+        audit[0]["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "writable-sysfs")
+    );
+}
+
+#[test]
+fn complain_mode_runs_the_request_unchanged_and_logs_what_enforce_would_do() {
+    let e = Env::new();
+    fs::write(
+        e.dir.join("profiles/rollout.toml"),
+        "extends = \"restricted\"\n[policy]\nmode = \"complain\"\n",
+    )
+    .unwrap();
+    e.write_spec(&fixture("docker-20.10/hostpid.json"));
+    let before = fs::read(e.config_path()).unwrap();
+    let out = e.docker_create(&["--rampart-profile", "rollout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read(e.config_path()).unwrap(),
+        before,
+        "complain mode changes nothing"
+    );
+    let a = &e.audit_lines()[0];
+    assert_eq!(
+        (a["mode"].as_str(), a["outcome"].as_str()),
+        (Some("complain"), Some("complain"))
+    );
+    assert!(
+        a["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "host-pid")
+    );
+    assert!(!a["changes"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
+    let e = Env::new();
+    let cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap()
+        + "[[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"host-pid\", \"host-ipc\", \"host-uts\", \"sensitive-mount\"]\n"
+        + "[[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n";
+    fs::write(e.dir.join("config.toml"), cfg).unwrap();
+    let mut spec = fixture("docker-20.10/hostpid.json");
+    // Image ENV and unknown annotations are never consulted.
+    spec["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("RAMPART_PROFILE=baseline"));
+    spec["annotations"] =
+        json!({"rampart.dev/waive": "host-pid,host-ipc", "com.example/waive": "host-uts"});
+    e.write_spec(&spec);
+    let out = e.docker_create(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "host-uts and sensitive-mount are not waived"
+    );
+    let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("[host-uts]") && !msg.contains("[host-pid]") && !msg.contains("[host-ipc]"),
+        "{msg}"
+    );
+
+    spec["annotations"] = json!({"rampart.dev/waive": "host-pid,host-ipc,host-uts,sensitive-mount,all-capabilities", "rampart.dev/profile": "baseline"});
+    e.write_spec(&spec);
+    let out = e.docker_create(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = e.audit_lines().pop().unwrap();
+    assert_eq!(a["profile"], "baseline");
+    assert!(a["notes"].as_array().unwrap().iter().any(|n| {
+        n.as_str()
+            .unwrap()
+            .contains("rampart.dev/waive=all-capabilities ignored")
+    }));
+
+    // An explicit --rampart-profile beats the annotation.
+    let out = e.docker_create(&["--rampart-profile", "restricted"]);
+    assert!(out.status.success());
+    assert_eq!(e.audit_lines().pop().unwrap()["profile"], "restricted");
+}
+
+#[test]
+fn explain_agrees_with_create_on_refusals() {
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/dockersock.json"));
+    let (c, b) = (e.cfg(), e.bundle());
+    let out = e.run(&[&c, "explain", "--json", b.to_str().unwrap()]);
+    let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(explained["outcome"], "refused");
+    assert_eq!(e.docker_create(&[]).status.code(), Some(1));
+    let a = &e.audit_lines()[0];
+    assert_eq!(explained["refusals"], a["refusals"]);
+    assert_eq!(explained["changes"], a["changes"]);
+    let text =
+        String::from_utf8_lossy(&e.run(&[&c, "explain", b.to_str().unwrap()]).stdout).into_owned();
+    assert!(
+        text.contains("REFUSE [engine-socket]") && text.contains("CIS Docker 5.32"),
+        "{text}"
+    );
+}
