@@ -29,7 +29,7 @@ impl Spec {
                 bytes.len()
             );
         }
-        let raw: Value = serde_json::from_slice(bytes).context("config.json is not valid JSON")?;
+        let Strict(raw) = serde_json::from_slice(bytes).context("config.json is not valid JSON")?;
         Spec::from_value(raw)
     }
 
@@ -90,6 +90,77 @@ impl Spec {
             Some(obj) => obj.remove(&unescape(key)).unwrap_or(Value::Null),
             None => Value::Null,
         }
+    }
+}
+
+/// A JSON value parsed strictly: duplicate keys (which other parsers may resolve
+/// differently, e.g. first-wins where Rampart saw last-wins) and NUL characters (which
+/// truncate paths in the kernel) are refused. Nesting deeper than 128 is refused by
+/// serde_json itself.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+fn no_nul<E: serde::de::Error>(s: &str) -> std::result::Result<(), E> {
+    match s.contains('\0') {
+        true => Err(E::custom(format!("NUL character in {:?}", s.replace('\0', "\\0")))),
+        false => Ok(()),
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Value, E> {
+        no_nul(v)?;
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Value, E> {
+        no_nul(&v)?;
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            no_nul(&key)?;
+            let Strict(v) = map.next_value()?;
+            if out.insert(key.clone(), v).is_some() {
+                return Err(A::Error::custom(format!("duplicate key {key:?}")));
+            }
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -156,6 +227,22 @@ mod tests {
         assert!(Spec::from_slice(b"{\"process\": 5}").is_err());
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
         assert!(Spec::from_slice(&big).is_err());
+    }
+
+    #[test]
+    fn hostile_json_is_refused_with_the_reason() {
+        let cases: &[(&[u8], &str)] = &[
+            (br#"{"ociVersion":"1.0.2","process":{"cwd":"/"},"process":{"cwd":"/x"}}"#, "duplicate key \"process\""),
+            (br#"{"ociVersion":"1.0.2","root":{"path":"rootfs\u0000/etc"}}"#, "NUL character"),
+            (br#"{"ociVersion":"1.0.2","x\u0000":1}"#, "NUL character"),
+            (br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"bogus"}]}}"#, "bogus"),
+        ];
+        for (input, needle) in cases {
+            let err = format!("{:#}", Spec::from_slice(input).unwrap_err());
+            assert!(err.contains(needle), "{err}");
+        }
+        let deep = format!("{{\"ociVersion\":\"1\",\"x\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        assert!(format!("{:#}", Spec::from_slice(deep.as_bytes()).unwrap_err()).contains("recursion"));
     }
 
     #[test]
