@@ -46,8 +46,16 @@ impl HostFacts {
 }
 
 /// OCI namespace types and their names under /proc/PID/ns.
-pub const NAMESPACES: &[(&str, &str)] =
-    &[("pid", "pid"), ("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("mount", "mnt"), ("user", "user"), ("cgroup", "cgroup"), ("time", "time")];
+pub const NAMESPACES: &[(&str, &str)] = &[
+    ("pid", "pid"),
+    ("network", "net"),
+    ("ipc", "ipc"),
+    ("uts", "uts"),
+    ("mount", "mnt"),
+    ("user", "user"),
+    ("cgroup", "cgroup"),
+    ("time", "time"),
+];
 
 fn inode(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;

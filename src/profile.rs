@@ -61,7 +61,10 @@ impl Default for PolicySettings {
             sensitive_mounts: SensitiveMounts::Refuse,
             root: RootUser::Allow,
             // Docker's networking hook (its own binary via /proc/PID/exe).
-            hooks: vec![HookAllow { path: "/proc/*/exe".into(), arg0: Some("libnetwork-setkey".into()) }],
+            hooks: vec![HookAllow {
+                path: "/proc/*/exe".into(),
+                arg0: Some("libnetwork-setkey".into()),
+            }],
         }
     }
 }

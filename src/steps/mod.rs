@@ -9,6 +9,7 @@ use crate::spec::Spec;
 use anyhow::{Context as _, Result};
 
 pub mod capabilities;
+pub mod mounts;
 pub mod no_new_privileges;
 pub mod paths;
 pub mod resources;
@@ -33,6 +34,7 @@ pub const CREATE: &[(&str, StepFn)] = &[
     ("no_new_privileges", no_new_privileges::apply),
     ("seccomp", seccomp::apply),
     ("rootfs", rootfs::apply),
+    ("mounts", mounts::apply),
     ("paths", paths::apply),
     ("resources", resources::apply),
     ("rlimits", rlimits::apply),
@@ -111,5 +113,85 @@ pub(crate) mod testutil {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use serde_json::Value;
+
+    fn strs(s: &Spec, ptr: &str) -> Vec<String> {
+        s.typed(ptr).unwrap().unwrap_or_default()
+    }
+    fn num(s: &Spec, ptr: &str) -> Option<i64> {
+        s.get(ptr).and_then(Value::as_i64).filter(|v| *v > 0)
+    }
+
+    /// Tighten only: for every captured spec and every built-in profile, the output is never
+    /// weaker than the input on any axis, and a second pass changes nothing.
+    #[test]
+    fn output_never_weaker_than_input_and_idempotent() {
+        for (name, input) in all_fixtures() {
+            for pname in ["restricted", "baseline"] {
+                let (p, h) = (profile(pname), facts());
+                let cx = Context {
+                    profile: &p,
+                    host: &h,
+                    container_caps: None,
+                };
+                let mut out = input.clone();
+                harden(&mut out, &cx, CREATE).unwrap_or_else(|e| panic!("{name}/{pname}: {e:#}"));
+                let at = format!("{name} under {pname}");
+                for set in [
+                    "bounding",
+                    "effective",
+                    "permitted",
+                    "inheritable",
+                    "ambient",
+                ] {
+                    let (i, o) = (
+                        strs(&input, &format!("/process/capabilities/{set}")),
+                        strs(&out, &format!("/process/capabilities/{set}")),
+                    );
+                    assert!(o.iter().all(|c| i.contains(c)), "{at}: {set} gained {o:?}");
+                }
+                assert_eq!(
+                    out.get("/process/noNewPrivileges"),
+                    Some(&Value::Bool(true)),
+                    "{at}"
+                );
+                for list in ["/linux/maskedPaths", "/linux/readonlyPaths"] {
+                    let (i, o) = (strs(&input, list), strs(&out, list));
+                    assert!(i.iter().all(|x| o.contains(x)), "{at}: {list} lost entries");
+                }
+                if input.get("/root/readonly") == Some(&Value::Bool(true)) {
+                    assert_eq!(out.get("/root/readonly"), Some(&Value::Bool(true)), "{at}");
+                }
+                for lim in [
+                    "/linux/resources/pids/limit",
+                    "/linux/resources/memory/limit",
+                    "/linux/resources/cpu/quota",
+                ] {
+                    let o = num(&out, lim).unwrap_or_else(|| panic!("{at}: {lim} unset"));
+                    assert!(
+                        num(&input, lim).is_none_or(|i| o <= i),
+                        "{at}: {lim} raised"
+                    );
+                }
+                assert!(
+                    out.get("/linux/seccomp").is_some() || out.get("/linux").is_none(),
+                    "{at}: no seccomp"
+                );
+                let mut again = out.clone();
+                let second = harden(&mut again, &cx, CREATE).unwrap();
+                assert!(
+                    second.iter().all(|c| c.before == c.after),
+                    "{at}: second pass changed {second:?}"
+                );
+                assert_eq!(again, out, "{at}: not idempotent");
+            }
+        }
     }
 }
