@@ -276,4 +276,108 @@ mod tests {
             assert_eq!(&got, want, "{name}");
         }
     }
+
+    /// One synthetic case per rule the captured specs do not cover, on Docker's default spec.
+    #[test]
+    fn each_rule_fires_on_its_own_case_and_names_the_value() {
+        use crate::profile::RootUser;
+        use crate::steps::testutil::{fixture, profile};
+        use serde_json::json;
+        type Edit = fn(&mut crate::spec::Spec);
+        let cases: &[(&str, Edit)] = &[
+            ("apparmor-unconfined", |s| {
+                s.set("/process/apparmorProfile", json!("unconfined"))
+                    .unwrap();
+            }),
+            ("hook-not-allowed", |s| {
+                s.set(
+                    "/hooks/createRuntime",
+                    json!([{"path": "/usr/bin/curl", "args": ["curl", "evil"]}]),
+                )
+                .unwrap();
+            }),
+            ("shared-propagation", |s| {
+                s.set("/linux/rootfsPropagation", json!("rshared")).unwrap();
+            }),
+            ("unsafe-mount-destination", |s| {
+                s.set("/mounts/0/destination", json!("/proc/../../etc"))
+                    .unwrap();
+            }),
+            ("unsafe-sysctl", |s| {
+                s.set("/linux/sysctl/kernel.core_pattern", json!("|/x"))
+                    .unwrap();
+            }),
+            ("net-sysctl-shared-netns", |s| {
+                s.set(
+                    "/linux/namespaces/1/path",
+                    json!("/run/docker/netns/default"),
+                )
+                .unwrap();
+            }),
+            ("masked-paths-emptied", |s| {
+                s.set("/linux/maskedPaths", json!([])).unwrap();
+            }),
+            ("host-mount", |s| {
+                s.set(
+                    "/linux/namespaces",
+                    json!([{"type": "network"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"}]),
+                )
+                .unwrap();
+            }),
+            ("sensitive-mount", |s| {
+                s.set("/mounts/7/source", json!("/etc")).unwrap();
+            }),
+            ("engine-socket", |s| {
+                s.set("/mounts/7/source", json!("/var/run/docker.sock"))
+                    .unwrap();
+            }),
+        ];
+        let p = profile("restricted");
+        let h = host_with_docker_netns();
+        let cx = super::PolicyContext {
+            profile: &p,
+            host: &h,
+        };
+        for (rule, edit) in cases {
+            let mut s = fixture("docker-20.10/default.json");
+            edit(&mut s);
+            let v = super::evaluate(&s, &cx, &[]).unwrap();
+            assert!(
+                v.iter()
+                    .any(|v| v.rule == *rule && !v.field.is_empty() && !v.why.is_empty()),
+                "{rule}: {v:?}"
+            );
+            // The same case waived by the profile passes that rule.
+            let mut waiving = p.clone();
+            waiving.policy.waive = vec![rule.to_string()];
+            let wcx = super::PolicyContext {
+                profile: &waiving,
+                host: &h,
+            };
+            assert!(
+                !super::evaluate(&s, &wcx, &[])
+                    .unwrap()
+                    .iter()
+                    .any(|v| v.rule == *rule),
+                "{rule} waived"
+            );
+        }
+        let mut rootless = p.clone();
+        rootless.policy.root = RootUser::Refuse;
+        let rcx = super::PolicyContext {
+            profile: &rootless,
+            host: &h,
+        };
+        let ids: Vec<_> = super::evaluate(&fixture("docker-20.10/default.json"), &rcx, &[])
+            .unwrap()
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
+        assert_eq!(ids, ["root-user"]);
+        assert!(
+            super::evaluate(&fixture("docker-20.10/user1000.json"), &rcx, &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
