@@ -171,7 +171,7 @@ fn bench_steps(c: &mut Criterion) {
     };
     let mut spec = Spec::from_slice(&docker_default()).unwrap();
     let mut g = c.benchmark_group("steps");
-    g.measurement_time(Duration::from_secs(2));
+    g.measurement_time(Duration::from_millis(1500));
     for (name, step) in steps::CREATE {
         g.bench_function(*name, |b| {
             b.iter_batched(

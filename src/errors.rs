@@ -7,8 +7,14 @@ use std::io::Write;
 use std::time::SystemTime;
 
 /// The one-line message: `rampart: outer context: inner cause`.
+/// One line even when a cause spans several (TOML parse errors do): engines show only one.
 pub fn message(err: &anyhow::Error) -> String {
-    format!("rampart: {err:#}")
+    let text = format!("rampart: {err:#}");
+    text.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Writes `msg` to stderr and to the `--log` file (JSON or logrus text, as runc would).

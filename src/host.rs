@@ -72,8 +72,13 @@ pub trait Host {
     fn path_var(&self) -> Option<OsString>;
     /// Fills the namespace facts: the host's inodes and those of the paths a spec joins.
     fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
+        // /proc/1/ns is the host's; where even root may not read it (ptrace restrictions
+        // in some sandboxes), Rampart's own namespaces stand in: it runs in the engine's
+        // shim, in the host's namespaces.
         for (oci, proc) in NAMESPACES {
-            if let Some(i) = inode(&Path::new("/proc/1/ns").join(proc)) {
+            let host = inode(&Path::new("/proc/1/ns").join(proc))
+                .or_else(|| inode(&Path::new("/proc/self/ns").join(proc)));
+            if let Some(i) = host {
                 facts.host_ns.insert(oci.to_string(), i);
             }
         }

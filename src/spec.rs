@@ -109,7 +109,10 @@ struct StrictVisitor;
 
 fn no_nul<E: serde::de::Error>(s: &str) -> std::result::Result<(), E> {
     match s.contains('\0') {
-        true => Err(E::custom(format!("NUL character in {:?}", s.replace('\0', "\\0")))),
+        true => Err(E::custom(format!(
+            "NUL character in {:?}",
+            s.replace('\0', "\\0")
+        ))),
         false => Ok(()),
     }
 }
@@ -143,14 +146,20 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     fn visit_unit<E>(self) -> std::result::Result<Value, E> {
         Ok(Value::Null)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(Strict(v)) = seq.next_element()? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
         use serde::de::Error;
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
@@ -232,17 +241,32 @@ mod tests {
     #[test]
     fn hostile_json_is_refused_with_the_reason() {
         let cases: &[(&[u8], &str)] = &[
-            (br#"{"ociVersion":"1.0.2","process":{"cwd":"/"},"process":{"cwd":"/x"}}"#, "duplicate key \"process\""),
-            (br#"{"ociVersion":"1.0.2","root":{"path":"rootfs\u0000/etc"}}"#, "NUL character"),
+            (
+                br#"{"ociVersion":"1.0.2","process":{"cwd":"/"},"process":{"cwd":"/x"}}"#,
+                "duplicate key \"process\"",
+            ),
+            (
+                br#"{"ociVersion":"1.0.2","root":{"path":"rootfs\u0000/etc"}}"#,
+                "NUL character",
+            ),
             (br#"{"ociVersion":"1.0.2","x\u0000":1}"#, "NUL character"),
-            (br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"bogus"}]}}"#, "bogus"),
+            (
+                br#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"bogus"}]}}"#,
+                "bogus",
+            ),
         ];
         for (input, needle) in cases {
             let err = format!("{:#}", Spec::from_slice(input).unwrap_err());
             assert!(err.contains(needle), "{err}");
         }
-        let deep = format!("{{\"ociVersion\":\"1\",\"x\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
-        assert!(format!("{:#}", Spec::from_slice(deep.as_bytes()).unwrap_err()).contains("recursion"));
+        let deep = format!(
+            "{{\"ociVersion\":\"1\",\"x\":{}{}}}",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        assert!(
+            format!("{:#}", Spec::from_slice(deep.as_bytes()).unwrap_err()).contains("recursion")
+        );
     }
 
     #[test]

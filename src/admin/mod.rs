@@ -6,15 +6,28 @@ use crate::argv::Invocation;
 use crate::host::Host;
 
 pub mod explain;
+pub mod install;
 
 pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;
 
 /// Name, one-line summary, entry point (which gets `rampart NAME ARGS...` as its argv).
-pub const COMMANDS: &[(&str, &str, CommandMain)] = &[(
-    "explain",
-    "show what Rampart would change in a spec, and why",
-    explain::main,
-)];
+pub const COMMANDS: &[(&str, &str, CommandMain)] = &[
+    (
+        "explain",
+        "show what Rampart would change in a spec, and why",
+        explain::main,
+    ),
+    (
+        "install",
+        "register Rampart with docker or containerd",
+        install::main,
+    ),
+    (
+        "uninstall",
+        "remove Rampart from docker or containerd",
+        install::main,
+    ),
+];
 
 /// Runs an admin command if the invocation names one.
 pub fn dispatch(inv: &Invocation, host: &dyn Host) -> Option<i32> {

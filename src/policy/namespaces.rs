@@ -8,7 +8,7 @@ use crate::spec::Spec;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-fn check(spec: &Spec, cx: &PolicyContext, kind: &str, why: &str) -> Result<Vec<Violation>> {
+pub fn check(spec: &Spec, cx: &PolicyContext, kind: &str, why: &str) -> Result<Vec<Violation>> {
     if spec.get("/linux").is_none() {
         return Ok(vec![]);
     }

@@ -3,6 +3,8 @@
 //! Everything lives under target/e2e: rootfs, bundles/<id>, hostfiles/<id>, state (runc --root).
 #![allow(dead_code)]
 
+pub mod engines;
+
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,0 +1,860 @@
+//! Rampart where users register it, driven by the engines themselves: a private dockerd
+//! (`docker run --runtime rampart`), containerd through `ctr --runc-binary` and through its
+//! CRI socket (a RuntimeClass handler, as the kubelet would call it), and podman
+//! (`podman --runtime rampart`). Each engine's Rampart registration is made by
+//! `rampart install` (Docker, containerd) or a containers.conf (podman). Hardening is checked
+//! from inside the containers with /bin/probe; every engine also gets one refused container,
+//! and the test checks the exact text its user sees. The `install`/`uninstall` commands are
+//! also checked as a CLI on temp files. Harness: tests/common/engines.rs.
+mod common;
+
+use common::engines::{
+    Containerd, Docker, IMAGE, IMAGE_REF, Podman, audit_log, cri::Cri, engines_dir, profiles_dir,
+    rampart,
+};
+use common::{describe, rampart_path, runc_path, status_field};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Docker's (and containerd's) 14 default capabilities.
+const DEFAULT_CAPS: &str = "00000000a80425fb";
+/// Those 14 minus NET_RAW, MKNOD and AUDIT_WRITE: the baseline profile.
+const BASELINE_CAPS: &str = "00000000800405fb";
+const NO_CAPS: &str = "0000000000000000";
+const NET_BIND_SERVICE: &str = "0000000000000400";
+
+fn ready() -> bool {
+    if !common::require_root_tools() {
+        return false;
+    }
+    let missing: Vec<&str> = ["dockerd", "docker", "containerd", "ctr", "podman"]
+        .into_iter()
+        .filter(|t| common::engines::tool(t).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "engine tests need {}: run scripts/setup-host (or set RAMPART_SKIP_E2E=1)",
+        missing.join(", ")
+    );
+    true
+}
+
+/// The restricted profile, seen from inside: no capabilities at all, no_new_privs, seccomp.
+fn assert_restricted(inside: &str) {
+    for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(
+            status_field(inside, key).as_deref(),
+            Some(NO_CAPS),
+            "{key}\n{inside}"
+        );
+    }
+    assert_eq!(
+        status_field(inside, "NoNewPrivs").as_deref(),
+        Some("1"),
+        "{inside}"
+    );
+    assert_eq!(
+        status_field(inside, "Seccomp").as_deref(),
+        Some("2"),
+        "{inside}"
+    );
+}
+
+/// restricted in a network namespace joined by path (every CRI pod: the sandbox joins the
+/// one CNI made, containers join the sandbox's; or the host's): NET_BIND_SERVICE, which CRI
+/// asks for, is the only capability left, since Rampart cannot set
+/// ip_unprivileged_port_start in a namespace the container does not create.
+fn assert_restricted_joined_netns(inside: &str) {
+    for (key, want) in [
+        ("CapInh", NO_CAPS),
+        ("CapPrm", NET_BIND_SERVICE),
+        ("CapEff", NET_BIND_SERVICE),
+        ("CapBnd", NET_BIND_SERVICE),
+        ("CapAmb", NO_CAPS),
+        ("NoNewPrivs", "1"),
+        ("Seccomp", "2"),
+    ] {
+        assert_eq!(
+            status_field(inside, key).as_deref(),
+            Some(want),
+            "{key}\n{inside}"
+        );
+    }
+}
+
+fn assert_baseline(inside: &str) {
+    assert_eq!(
+        status_field(inside, "CapBnd").as_deref(),
+        Some(BASELINE_CAPS),
+        "{inside}"
+    );
+    assert_eq!(
+        status_field(inside, "NoNewPrivs").as_deref(),
+        Some("1"),
+        "{inside}"
+    );
+    assert_eq!(
+        status_field(inside, "Seccomp").as_deref(),
+        Some("2"),
+        "{inside}"
+    );
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", describe(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What Rampart says when a profile extends one that does not exist.
+fn broken_profile_message() -> String {
+    format!(
+        "rampart: profile \"broken\" extends \"nonexistent\": unknown profile \"nonexistent\": known profiles are baseline, broken, hostnet, restricted; admins add profiles as NAME.toml in {}",
+        profiles_dir().display()
+    )
+}
+
+const PROBE_AND_WRITE: &str =
+    "/bin/probe status; touch /written 2>/dev/null && echo rootfs=writable || echo rootfs=readonly";
+
+// ------------------------------------------------------------------------------ Docker
+
+#[test]
+fn docker_runtime_rampart_is_restricted_and_runc_is_not() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    let run = |runtime: &str| {
+        ok(&d.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--runtime",
+            runtime,
+            IMAGE,
+            "sh",
+            "-c",
+            PROBE_AND_WRITE,
+        ]))
+    };
+    let inside = run("rampart");
+    assert_restricted(&inside);
+    assert!(inside.contains("rootfs=readonly"), "{inside}");
+
+    let plain = run("runc");
+    assert_eq!(
+        status_field(&plain, "CapBnd").as_deref(),
+        Some(DEFAULT_CAPS),
+        "{plain}"
+    );
+    assert_eq!(
+        status_field(&plain, "NoNewPrivs").as_deref(),
+        Some("0"),
+        "{plain}"
+    );
+    assert!(plain.contains("rootfs=writable"), "{plain}");
+}
+
+#[test]
+fn docker_runtime_rampart_baseline_uses_the_baseline_profile() {
+    if !ready() {
+        return;
+    }
+    let inside = ok(&Docker::get().run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--runtime",
+        "rampart-baseline",
+        IMAGE,
+        "sh",
+        "-c",
+        PROBE_AND_WRITE,
+    ]));
+    assert_baseline(&inside);
+    assert!(
+        inside.contains("rootfs=writable"),
+        "baseline keeps the rootfs writable\n{inside}"
+    );
+}
+
+#[test]
+fn docker_refused_container_shows_ramparts_own_message() {
+    if !ready() {
+        return;
+    }
+    let out = Docker::get().run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--runtime",
+        "rampart-broken",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", describe(&out));
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default().trim_end_matches('.');
+    assert_eq!(
+        first,
+        format!(
+            "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: {}: unknown",
+            broken_profile_message()
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn docker_exec_privileged_into_a_rampart_container_gains_nothing() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    let name = format!("rampart-exec-{}", std::process::id());
+    let _ = d.run(&["rm", "-f", &name]);
+    ok(&d.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--runtime",
+        "rampart",
+        IMAGE,
+    ]));
+    let privileged = d.run(&["exec", "--privileged", &name, "/bin/probe", "status"]);
+    let plain = d.run(&["exec", &name, "/bin/probe", "status"]);
+    let _ = d.run(&["rm", "-f", &name]);
+    assert_restricted(&ok(&privileged));
+    assert_restricted(&ok(&plain));
+}
+
+#[test]
+fn docker_info_lists_rampart_runtimes_and_version_passes_through() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    let runtimes = ok(&d.run(&["info", "--format", "{{json .Runtimes}}"]));
+    let runtimes: serde_json::Value = serde_json::from_str(&runtimes).unwrap();
+    for (name, profile) in [
+        ("rampart", "restricted"),
+        ("rampart-baseline", "baseline"),
+        ("rampart-broken", "broken"),
+    ] {
+        assert_eq!(
+            runtimes[name]["path"].as_str(),
+            Some(rampart_path().to_str().unwrap()),
+            "{runtimes}"
+        );
+        assert_eq!(
+            runtimes[name]["runtimeArgs"][1].as_str(),
+            Some(profile),
+            "{runtimes}"
+        );
+    }
+    // dockerd asks runtimes for `--version`; Rampart hands that to runc untouched.
+    let mine = ok(&Command::new(rampart_path())
+        .arg("--version")
+        .output()
+        .unwrap());
+    let runc = ok(&Command::new(runc_path()).arg("--version").output().unwrap());
+    assert_eq!(mine, runc);
+}
+
+#[test]
+fn docker_install_reloads_dockerd_and_makes_rampart_the_default() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    assert!(
+        d.install_report.contains("dockerd is not running"),
+        "{}",
+        d.install_report
+    );
+    let report = rampart(&[
+        &format!(
+            "--rampart-config={}",
+            common::engines::rampart_config().display()
+        ),
+        "install",
+        "docker",
+        "--default-runtime",
+        "--daemon-json",
+        &d.daemon_json.to_string_lossy(),
+        "--pid-file",
+        &d.pid_file.to_string_lossy(),
+        "--bin-dir",
+        &d.bin_dir.to_string_lossy(),
+    ]);
+    assert!(
+        report.contains("default-runtime: (unset, runc) -> rampart"),
+        "{report}"
+    );
+    assert!(report.contains("reloaded dockerd (pid "), "{report}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = ok(&d.run(&["info", "--format", "{{.DefaultRuntime}} {{.RuncCommit.ID}}"]));
+        let mut f = info.split_whitespace();
+        if f.next() == Some("rampart") {
+            // dockerd asked `rampart --version` (no runtimeArgs) for runc's commit.
+            assert_ne!(f.next(), Some("N/A"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "dockerd did not reload: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let inside = ok(&d.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "/bin/probe",
+        "status",
+    ]));
+    assert_restricted(&inside);
+    // A second install changes nothing and does not signal.
+    let again = rampart(&[
+        &format!(
+            "--rampart-config={}",
+            common::engines::rampart_config().display()
+        ),
+        "install",
+        "docker",
+        "--default-runtime",
+        "--daemon-json",
+        &d.daemon_json.to_string_lossy(),
+        "--pid-file",
+        &d.pid_file.to_string_lossy(),
+        "--bin-dir",
+        &d.bin_dir.to_string_lossy(),
+    ]);
+    assert!(again.contains("nothing changed"), "{again}");
+}
+
+// -------------------------------------------------------------------------- containerd
+
+fn ctr_run(c: &Containerd, binary: &Path, args: &[&str]) -> Output {
+    let id = format!(
+        "rampart-ctr-{}-{}",
+        std::process::id(),
+        binary.file_name().unwrap().to_string_lossy()
+    );
+    let mut cmd = c.ctr("default");
+    cmd.args([
+        "run",
+        "--rm",
+        "--runtime",
+        "io.containerd.runc.v2",
+        "--runc-binary",
+    ])
+    .arg(binary)
+    .args([IMAGE_REF, &id])
+    .args(args);
+    common::engines::run_timeout(&mut cmd, Duration::from_secs(120))
+}
+
+#[test]
+fn ctr_run_with_rampart_as_runc_binary_is_hardened() {
+    if !ready() {
+        return;
+    }
+    let c = Containerd::get();
+    assert_restricted(&ok(&ctr_run(c, &rampart_path(), &["/bin/probe", "status"])));
+    // The link's name selects the profile (ctr, like containerd's shim, passes no arguments).
+    assert_baseline(&ok(&ctr_run(
+        c,
+        &c.bin_dir.join("rampart-baseline"),
+        &["/bin/probe", "status"],
+    )));
+}
+
+#[test]
+fn ctr_refused_container_shows_ramparts_own_message() {
+    if !ready() {
+        return;
+    }
+    let c = Containerd::get();
+    let out = ctr_run(c, &c.bin_dir.join("rampart-broken"), &["true"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "ctr: failed to create shim task: OCI runtime create failed: {}: unknown",
+            broken_profile_message()
+        )
+    );
+}
+
+// ------------------------------------------------------------------ CRI (RuntimeClass)
+
+fn pod_logs(name: &str) -> PathBuf {
+    let d = engines_dir()
+        .join("containerd/pods")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn proc_status(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status")).unwrap()
+}
+
+#[test]
+fn containerd_install_wrote_the_cri_handlers() {
+    if !ready() {
+        return;
+    }
+    let c = Containerd::get();
+    let text = fs::read_to_string(&c.config).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    let rts = &t["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+    for (handler, link) in [
+        ("rampart", "rampart-restricted"),
+        ("rampart-baseline", "rampart-baseline"),
+        ("rampart-broken", "rampart-broken"),
+        ("rampart-hostnet", "rampart-hostnet"),
+    ] {
+        let r = &rts[handler];
+        assert_eq!(r["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
+        for key in ["pod_annotations", "container_annotations"] {
+            assert_eq!(
+                r[key],
+                toml::Value::Array(vec![
+                    "rampart.dev/profile".into(),
+                    "rampart.dev/waive".into()
+                ])
+            );
+        }
+        let binary = c.bin_dir.join(link);
+        assert_eq!(r["options"]["BinaryName"].as_str(), binary.to_str());
+        assert_eq!(
+            fs::canonicalize(&binary).unwrap(),
+            fs::canonicalize(rampart_path()).unwrap()
+        );
+        assert_eq!(r["options"]["SystemdCgroup"].as_bool(), Some(false));
+    }
+    assert!(
+        c.install_report
+            .contains("SystemdCgroup = false, as in the runc runtime"),
+        "{}",
+        c.install_report
+    );
+}
+
+fn audited(id: &str) -> bool {
+    fs::read_to_string(audit_log())
+        .unwrap_or_default()
+        .contains(&format!("\"id\":\"{id}\""))
+}
+
+/// A pod's sandbox joins its CNI network namespace by path and its containers join the
+/// sandbox's: Rampart must tell these from the host's (it compares inodes with /proc/1/ns,
+/// or its own namespaces where /proc/1 cannot be read, as on this machine).
+#[test]
+fn cri_pod_with_its_own_network_namespace_needs_no_waiver() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("netns-check");
+    let pod = cri
+        .run_pod("netns-check", "rampart", false, &[], &logs)
+        .unwrap_or_else(|e| panic!("refused: {}", e.message()));
+    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+}
+
+#[test]
+fn cri_pod_with_rampart_handler_has_a_hardened_sandbox_and_containers() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    assert_eq!(cri.version().runtime_name, "containerd");
+    let logs = pod_logs("restricted");
+    let pod = cri
+        .run_pod("restricted", "rampart", false, &[], &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+    assert!(audited(&pod.id), "the sandbox's create is in the audit log");
+    let (code, inside) = pod.run_container("probe", &["sh", "-c", PROBE_AND_WRITE], &[]);
+    assert_eq!(code, 0, "{inside}");
+    assert_restricted_joined_netns(&inside);
+    assert!(inside.contains("rootfs=readonly"), "{inside}");
+}
+
+#[test]
+fn cri_pod_with_rampart_baseline_handler_uses_the_baseline_profile() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("baseline");
+    let pod = cri
+        .run_pod("baseline", "rampart-baseline", false, &[], &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
+    assert_eq!(code, 0, "{inside}");
+    assert_baseline(&inside);
+}
+
+#[test]
+fn cri_profile_annotation_selects_the_profile_per_pod() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("annotated");
+    let mut ann: Vec<(&str, &str)> = Vec::new();
+    ann.push(("rampart.dev/profile", "baseline"));
+    let pod = cri
+        .run_pod("annotated", "rampart", false, &ann, &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
+    assert_eq!(code, 0, "{inside}");
+    assert_baseline(&inside);
+}
+
+const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/probe status";
+
+/// A host-network pod (CRI leaves the network and UTS namespaces out of the sandbox's
+/// spec; its containers join the sandbox's by path) with the given handler and annotations.
+fn host_network_pod(name: &str, handler: &str, ann: &[(&str, &str)]) {
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs(name);
+    let pod = cri
+        .run_pod(name, handler, true, ann, &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+    let (code, inside) = pod.run_container("probe", &["sh", "-c", HOSTNET_PROBE], &[]);
+    assert_eq!(code, 0, "{inside}");
+    assert_restricted_joined_netns(&inside);
+    let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
+    assert!(
+        inside.contains(&format!("netns={}", host_ns.display())),
+        "the container shares the host's network namespace ({})\n{inside}",
+        host_ns.display()
+    );
+}
+
+#[test]
+fn cri_host_network_pod_is_refused_by_restricted() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("hostnet-refused");
+    let err = match cri.run_pod("hostnet-refused", "rampart", true, &[], &logs) {
+        Ok(_) => panic!("a host-network pod started under restricted"),
+        Err(e) => e,
+    };
+    let msg = err.message();
+    assert!(
+        msg.contains("OCI runtime create failed: rampart: refused by profile restricted: [host-network] host network namespace: shares the host's network namespace")
+            && msg.contains("An admin can allow this with `waive = [\"host-network\", \"host-uts\"]` under [policy] in a profile"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn cri_host_network_pod_works_with_a_profile_that_waives_it() {
+    if !ready() {
+        return;
+    }
+    host_network_pod("hostnet-profile", "rampart-hostnet", &[]);
+}
+
+#[test]
+fn cri_host_network_pod_works_with_an_allow_listed_waiver_annotation() {
+    if !ready() {
+        return;
+    }
+    host_network_pod(
+        "hostnet-annotation",
+        "rampart",
+        &[("rampart.dev/waive", "host-network,host-uts")],
+    );
+}
+
+#[test]
+fn cri_refused_pod_shows_ramparts_own_message() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("refused");
+    let err = match cri.run_pod("refused", "rampart-broken", false, &[], &logs) {
+        Ok(_) => panic!("a pod with handler rampart-broken started"),
+        Err(e) => e,
+    };
+    // What `kubectl describe pod` shows in the FailedCreatePodSandBox event, after the
+    // kubelet's own "Failed to create pod sandbox: rpc error: code = Unknown desc = ".
+    assert_eq!(
+        err.message(),
+        format!(
+            "failed to create containerd task: failed to create shim task: OCI runtime create failed: {}: unknown",
+            broken_profile_message()
+        )
+    );
+}
+
+// ------------------------------------------------------------------------------ podman
+
+#[test]
+fn podman_runtime_rampart_is_hardened() {
+    if !ready() {
+        return;
+    }
+    let p = Podman::get();
+    let cfg = format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    );
+    let inside = ok(&p.run(&[
+        "--runtime",
+        "rampart",
+        "--runtime-flag",
+        &cfg,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        PROBE_AND_WRITE,
+    ]));
+    assert_restricted(&inside);
+    assert!(inside.contains("rootfs=readonly"), "{inside}");
+    let plain = ok(&p.run(&[
+        "--runtime",
+        "runc",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        // podman's default rlimits exceed this host's hard limits, which root cannot raise
+        // here (no CAP_SYS_RESOURCE); Rampart clamps them, plain runc needs them lowered.
+        "--ulimit",
+        "nofile=1024:4096",
+        "--ulimit",
+        "nproc=4096:4096",
+        IMAGE,
+        "/bin/probe",
+        "status",
+    ]));
+    assert_ne!(
+        status_field(&plain, "CapBnd").as_deref(),
+        Some(NO_CAPS),
+        "{plain}"
+    );
+    assert_eq!(
+        status_field(&plain, "NoNewPrivs").as_deref(),
+        Some("0"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn podman_refused_container_shows_ramparts_own_message_on_stderr() {
+    if !ready() {
+        return;
+    }
+    let p = Podman::get();
+    let cfg = format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    );
+    let out = p.run(&[
+        "--runtime",
+        "rampart",
+        "--runtime-flag",
+        &cfg,
+        "--runtime-flag",
+        "rampart-profile=broken",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(126), "{}", describe(&out));
+    // podman puts the runtime's name before what the runtime wrote on stderr.
+    assert_eq!(
+        stderr(&out).trim_end().lines().last().unwrap_or_default(),
+        format!(
+            "Error: OCI runtime error: rampart: {}",
+            broken_profile_message()
+        )
+    );
+}
+
+// ------------------------------------------------------------ install / uninstall (CLI)
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = engines_dir()
+        .join("cli")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn backups(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bak"))
+        .count()
+}
+
+#[test]
+fn install_and_uninstall_docker_round_trip_on_temp_files() {
+    let d = temp_dir("docker-round-trip");
+    let json = d.join("daemon.json");
+    let original = "{\n  \"log-level\": \"warn\",\n  \"runtimes\": {\n    \"custom\": {\n      \"path\": \"/opt/custom\"\n    }\n  }\n}\n";
+    fs::write(&json, original).unwrap();
+    let (j, pid, bin) = (
+        json.to_string_lossy().into_owned(),
+        d.join("none.pid").to_string_lossy().into_owned(),
+        d.join("bin").to_string_lossy().into_owned(),
+    );
+    let flags = ["--daemon-json", &j, "--pid-file", &pid, "--bin-dir", &bin];
+    let report = rampart(&[&["install", "docker", "--default-runtime"][..], &flags].concat());
+    assert!(
+        report.contains("added runtime rampart-baseline"),
+        "{report}"
+    );
+    assert!(report.contains("dockerd is not running"), "{report}");
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["log-level"], "warn");
+    assert_eq!(v["default-runtime"], "rampart");
+    assert_eq!(v["runtimes"]["custom"]["path"], "/opt/custom");
+    assert_eq!(
+        v["runtimes"]["rampart-baseline"]["runtimeArgs"],
+        serde_json::json!(["--rampart-profile", "baseline"])
+    );
+    assert_eq!(
+        fs::read_link(d.join("bin/rampart-baseline")).unwrap(),
+        fs::canonicalize(rampart_path()).unwrap()
+    );
+    assert_eq!(backups(&d), 1);
+
+    let report = rampart(&[&["uninstall", "docker", "--remove-links"][..], &flags].concat());
+    assert!(
+        report.contains("default-runtime: rampart -> runc"),
+        "{report}"
+    );
+    assert!(report.contains("removed link"), "{report}");
+    let back: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
+    let mut expected: serde_json::Value = serde_json::from_str(original).unwrap();
+    expected["default-runtime"] = "runc".into();
+    assert_eq!(back, expected);
+    assert!(!d.join("bin/rampart-baseline").exists());
+    assert_eq!(backups(&d), 2);
+}
+
+#[test]
+fn install_and_uninstall_containerd_round_trip_keeps_the_admins_text() {
+    let d = temp_dir("containerd-round-trip");
+    let cfg = d.join("config.toml");
+    let original = "# my containerd\nversion = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n    SystemdCgroup = true  # systemd host\n";
+    fs::write(&cfg, original).unwrap();
+    let (c, bin) = (
+        cfg.to_string_lossy().into_owned(),
+        d.join("bin").to_string_lossy().into_owned(),
+    );
+    let printed = rampart(&[
+        "install",
+        "containerd",
+        "--print",
+        "--config",
+        &c,
+        "--bin-dir",
+        &bin,
+    ]);
+    assert_eq!(
+        fs::read_to_string(&cfg).unwrap(),
+        original,
+        "--print changes nothing"
+    );
+    assert!(printed.contains("BinaryName = "), "{printed}");
+    let report = rampart(&["install", "containerd", "--config", &c, "--bin-dir", &bin]);
+    assert!(
+        report.contains("SystemdCgroup = true, as in the runc runtime"),
+        "{report}"
+    );
+    let installed = fs::read_to_string(&cfg).unwrap();
+    assert!(installed.starts_with(original), "{installed}");
+    assert!(
+        installed.contains("SystemdCgroup = true\n# END rampart"),
+        "{installed}"
+    );
+    rampart(&["uninstall", "containerd", "--config", &c, "--bin-dir", &bin]);
+    assert_eq!(fs::read_to_string(&cfg).unwrap(), original);
+}
+
+#[test]
+fn install_refuses_broken_or_hand_edited_files_and_changes_nothing() {
+    let d = temp_dir("refusals");
+    let bin = d.join("bin").to_string_lossy().into_owned();
+    let cases: [(&str, &str, &[&str], String); 3] = [
+        (
+            "daemon.json",
+            "{\"runtimes\": {\"runc2\": {\"path\": \"/x\"},}}\n",
+            &["install", "docker", "--pid-file", "/nonexistent/docker.pid", "--daemon-json"],
+            "rampart: cannot install Rampart in {PATH}: nothing was changed; fix the file by hand first: it is not valid JSON: trailing comma at line 1 column 39".into(),
+        ),
+        (
+            "hand.json",
+            "{\"runtimes\": {\"rampart\": {\"path\": \"/opt/other-runtime\"}}}\n",
+            &["install", "docker", "--pid-file", "/nonexistent/docker.pid", "--daemon-json"],
+            format!(
+                "rampart: cannot install Rampart in {{PATH}}: nothing was changed: it already has a runtime \"rampart\" that differs from what Rampart would write (it has {{\"path\":\"/opt/other-runtime\"}}, Rampart would write {{\"path\":\"{}\",\"runtimeArgs\":[\"--rampart-profile\",\"restricted\"]}}); it was edited by hand or installed with other options. Remove it, or rerun with --force to replace it",
+                fs::canonicalize(rampart_path()).unwrap().display()
+            ),
+        ),
+        (
+            "config.toml",
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd\n",
+            &["install", "containerd", "--config"],
+            "rampart: cannot install Rampart in {PATH}: nothing was changed: it is not valid TOML".into(),
+        ),
+    ];
+    for (file, text, args, message) in cases {
+        let path = d.join(file);
+        fs::write(&path, text).unwrap();
+        let p = path.to_string_lossy().into_owned();
+        let out = Command::new(rampart_path())
+            .args(args)
+            .arg(&p)
+            .args(["--bin-dir", &bin])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let err = stderr(&out);
+        let expected = message.replace("{PATH}", &p);
+        assert!(
+            err.starts_with(&expected),
+            "{file}:\n{err}\nexpected:\n{expected}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), text, "{file} unchanged");
+        assert!(!d.join("bin").exists(), "no links made");
+    }
+    assert_eq!(backups(&d), 0);
+}
