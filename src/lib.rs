@@ -9,6 +9,7 @@ pub mod argv;
 pub mod audit;
 pub mod bundle;
 pub mod change;
+pub mod checks;
 pub mod config;
 pub mod errors;
 pub mod exec;

@@ -5,6 +5,8 @@
 use crate::argv::Invocation;
 use crate::host::Host;
 
+pub mod audit;
+pub mod doctor;
 pub mod explain;
 pub mod install;
 
@@ -12,6 +14,16 @@ pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;
 
 /// Name, one-line summary, entry point (which gets `rampart NAME ARGS...` as its argv).
 pub const COMMANDS: &[(&str, &str, CommandMain)] = &[
+    (
+        "audit",
+        "judge specs against CIS Docker 5.x, PSS and Rampart's rules",
+        audit::main,
+    ),
+    (
+        "doctor",
+        "check whether this host can run Rampart's profiles, and how safely",
+        doctor::main,
+    ),
     (
         "explain",
         "show what Rampart would change in a spec, and why",
