@@ -27,6 +27,9 @@ pub struct HostFacts {
     pub host_ns: BTreeMap<String, u64>,
     /// Inode of each namespace path the spec joins.
     pub ns_inodes: BTreeMap<String, u64>,
+    /// Mount destinations that pass through a symlink in the rootfs leading above it
+    /// (destination → the symlink and its target).
+    pub escaping_destinations: BTreeMap<String, String>,
 }
 
 impl HostFacts {
@@ -41,8 +44,39 @@ impl HostFacts {
             glob_matches: BTreeMap::new(),
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
+            escaping_destinations: BTreeMap::new(),
         }
     }
+}
+
+/// The first symlink on the way to `dest` inside `rootfs` whose target climbs above the
+/// rootfs (`../../..`), if any. runc resolves destinations inside the rootfs anyway; such a
+/// link only exists to try.
+pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
+    let mut depth: Vec<String> = Vec::new();
+    for comp in dest.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if comp == ".." {
+            depth.pop();
+            continue;
+        }
+        depth.push(comp.to_string());
+        let here = rootfs.join(depth.join("/"));
+        let Ok(target) = std::fs::read_link(&here) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with('/') {
+            continue;
+        }
+        let mut level = depth.len() as i64 - 1;
+        for t in target.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            level += if t == ".." { -1 } else { 1 };
+            if level < 0 {
+                return Some(format!("/{} -> {target}", depth.join("/")));
+            }
+        }
+    }
+    None
 }
 
 /// OCI namespace types and their names under /proc/PID/ns.
@@ -70,6 +104,14 @@ pub trait Host {
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error;
     fn self_exe(&self) -> Option<PathBuf>;
     fn path_var(&self) -> Option<OsString>;
+    /// Fills `escaping_destinations` for the mounts of a spec whose rootfs is `rootfs`.
+    fn mount_symlinks(&self, facts: &mut HostFacts, rootfs: &Path, destinations: &[String]) {
+        for d in destinations {
+            if let Some(link) = escaping_symlink(rootfs, d) {
+                facts.escaping_destinations.insert(d.clone(), link);
+            }
+        }
+    }
     /// Fills the namespace facts: the host's inodes and those of the paths a spec joins.
     fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
         // /proc/1/ns is the host's; where even root may not read it (ptrace restrictions
@@ -112,6 +154,7 @@ impl Host for RealHost {
                 .collect(),
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
+            escaping_destinations: BTreeMap::new(),
         }
     }
 

@@ -109,6 +109,13 @@ pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<Pl
     let profile = settings.profiles.load(&choice.profile)?;
     let mut facts = host.facts(&steps::host_patterns(&profile));
     host.namespaces(&mut facts, &policy::namespaces::joined_paths(&request));
+    if let Some(root) = request
+        .get("/root/path")
+        .and_then(serde_json::Value::as_str)
+    {
+        let rootfs = path.parent().unwrap_or(Path::new(".")).join(root);
+        host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
+    }
     let mut notes: Vec<String> = choice
         .ignored
         .iter()

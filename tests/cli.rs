@@ -680,3 +680,25 @@ fn explain_agrees_with_create_on_refusals() {
         "{text}"
     );
 }
+
+#[test]
+fn mount_destination_through_a_symlink_above_the_rootfs_is_refused() {
+    let e = Env::new();
+    let rootfs = e.bundle().join("rootfs");
+    fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::os::unix::fs::symlink("../../../../../etc", rootfs.join("etc/up")).unwrap();
+    let mut spec = fixture("docker-20.10/default.json");
+    spec["root"]["path"] = json!("rootfs");
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/etc/up/cron.d", "type": "tmpfs", "source": "tmpfs"}));
+    e.write_spec(&spec);
+    assert_eq!(e.docker_create(&[]).status.code(), Some(1));
+    let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("[unsafe-mount-destination]") && msg.contains("/etc/up -> ../../../../../etc"),
+        "{msg}"
+    );
+    assert_eq!(e.recorded_argv(), None);
+}

@@ -145,7 +145,7 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
     id: "unsafe-mount-destination",
     title: "mount destination outside the rootfs",
     reference: "runtime-spec mounts",
-    check: |spec, _| {
+    check: |spec, cx| {
         let Some(Value::Array(mounts)) = spec.get("/mounts") else {
             return Ok(vec![]);
         };
@@ -157,22 +157,61 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
                     .get("destination")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let bad = !d.starts_with('/') || d.split('/').any(|c| c == "..");
-                bad.then(|| {
-                    Violation::new(
-                        format!("/mounts/{i}/destination"),
-                        json!(d),
-                        "a mount destination must be an absolute path without '..'",
-                    )
+                let field = format!("/mounts/{i}/destination");
+                if !d.starts_with('/') || d.split('/').any(|c| c == "..") {
+                    let why = "a mount destination must be an absolute path without '..'";
+                    return Some(Violation::new(field, json!(d), why));
+                }
+                cx.host.escaping_destinations.get(d).map(|link| {
+                    let why = format!(
+                        "it passes through the symlink {link}, which points above the rootfs"
+                    );
+                    Violation::new(field, json!(d), why)
                 })
             })
             .collect())
     },
 };
 
+/// Every mount destination of a spec.
+pub fn destinations(spec: &crate::spec::Spec) -> Vec<String> {
+    let Some(Value::Array(mounts)) = spec.get("/mounts") else {
+        return Vec::new();
+    };
+    mounts
+        .iter()
+        .filter_map(|m| {
+            m.get("destination")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symlinks_climbing_above_the_rootfs_are_found() {
+        let root = std::env::temp_dir().join(format!("rampart-symlink-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", root.join("etc/evil")).unwrap();
+        std::os::unix::fs::symlink("../run/resolv.conf", root.join("etc/resolv.conf")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib", root.join("lib")).unwrap();
+        let f = crate::host::escaping_symlink;
+        assert_eq!(
+            f(&root, "/etc/evil/shadow").as_deref(),
+            Some("/etc/evil -> ../../../../etc")
+        );
+        assert_eq!(f(&root, "/etc/resolv.conf"), None, "stays inside: fine");
+        assert_eq!(
+            f(&root, "/lib/x"),
+            None,
+            "absolute links are resolved inside the rootfs by runc"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
 
     #[test]
     fn cleaning_and_classification() {
