@@ -30,6 +30,15 @@ pub struct HostFacts {
     /// Mount destinations that pass through a symlink in the rootfs leading above it
     /// (destination → the symlink and its target).
     pub escaping_destinations: BTreeMap<String, String>,
+    /// AppArmor is enabled (runc's test: securityfs has apparmor/, the module says Y).
+    pub apparmor_enabled: bool,
+    /// AppArmor profiles loaded (<securityfs>/apparmor/profiles).
+    pub apparmor_profiles: Vec<String>,
+    /// selinuxfs is mounted.
+    pub selinux_enabled: bool,
+    /// For a profile with a user namespace: the ids to map and what the `userns` step needs
+    /// to know about the host (filled by `idmap::gather` in the pipeline).
+    pub userns: Option<crate::idmap::UsernsFacts>,
 }
 
 impl HostFacts {
@@ -45,6 +54,10 @@ impl HostFacts {
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
             escaping_destinations: BTreeMap::new(),
+            apparmor_enabled: false,
+            apparmor_profiles: Vec::new(),
+            selinux_enabled: false,
+            userns: None,
         }
     }
 }
@@ -136,6 +149,7 @@ pub struct RealHost;
 
 impl Host for RealHost {
     fn facts(&self, patterns: &[String]) -> HostFacts {
+        let lsm = crate::lsm::detect(Path::new("/"));
         HostFacts {
             arch: std::env::consts::ARCH,
             rlimit_hard: crate::steps::rlimits::current_hard_limits(),
@@ -155,6 +169,10 @@ impl Host for RealHost {
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
             escaping_destinations: BTreeMap::new(),
+            apparmor_enabled: lsm.apparmor_enabled,
+            apparmor_profiles: lsm.apparmor_profiles,
+            selinux_enabled: lsm.selinux_enabled,
+            userns: None,
         }
     }
 

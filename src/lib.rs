@@ -14,6 +14,8 @@ pub mod config;
 pub mod errors;
 pub mod exec;
 pub mod host;
+pub mod idmap;
+pub mod lsm;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;

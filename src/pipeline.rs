@@ -50,7 +50,7 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let mut args = inv.runtime_args.clone();
     match &inv.command {
         Some(cmd) if cmd.name == "create" || cmd.name == "run" => {
-            harden_bundle(cmd, &settings, host)?
+            harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)?
         }
         Some(cmd) if cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
@@ -101,6 +101,17 @@ impl Plan {
 }
 
 pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<Plan> {
+    plan_container(path, settings, host, None)
+}
+
+/// [`plan_spec`] for a container being created: a per-container id range is allocated for
+/// it (and, where the profile allows, host directories are made traversable).
+pub fn plan_container(
+    path: &Path,
+    settings: &Settings,
+    host: &dyn Host,
+    container: Option<&crate::idmap::Container>,
+) -> Result<Plan> {
     let bytes = bundle::read(path)?;
     let request =
         Spec::from_slice(&bytes).with_context(|| format!("cannot use {}", path.display()))?;
@@ -116,6 +127,7 @@ pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<Pl
         let rootfs = path.parent().unwrap_or(Path::new(".")).join(root);
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
     }
+    facts.userns = crate::idmap::gather(&request, &profile, path, container);
     let mut notes: Vec<String> = choice
         .ignored
         .iter()
@@ -168,11 +180,20 @@ pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Sp
     Ok((spec, changes))
 }
 
-fn harden_bundle(cmd: &CommandArgs, settings: &Settings, host: &dyn Host) -> Result<()> {
+fn harden_bundle(
+    cmd: &CommandArgs,
+    runc_root: Option<&Path>,
+    settings: &Settings,
+    host: &dyn Host,
+) -> Result<()> {
     let dir = bundle_dir(cmd)?;
     let _lock = bundle::lock_dir(&dir)?;
     let path = dir.join("config.json");
-    let plan = plan_spec(&path, settings, host)?;
+    let container = cmd
+        .id
+        .as_deref()
+        .map(|id| crate::idmap::Container::new(runc_root, id));
+    let plan = plan_container(&path, settings, host, container.as_ref())?;
     let outcome = plan.outcome();
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {

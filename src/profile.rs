@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("restricted", include_str!("../profiles/restricted.toml")),
     ("baseline", include_str!("../profiles/baseline.toml")),
+    ("isolated", include_str!("../profiles/isolated.toml")),
 ];
 
 pub const DEFAULT_PROFILE: &str = "restricted";
@@ -34,6 +35,90 @@ pub struct Profile {
     pub rlimits: BTreeMap<String, RlimitPolicy>,
     #[serde(default)]
     pub policy: PolicySettings,
+    #[serde(default)]
+    pub userns: UsernsPolicy,
+    #[serde(default)]
+    pub lsm: LsmPolicy,
+}
+
+/// A user namespace for the container: root inside is an unprivileged id on the host.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsernsPolicy {
+    pub enabled: bool,
+    /// Host ids to map from: the first and how many (uids and gids alike), unless `subid`.
+    pub host_first: u32,
+    pub host_count: u32,
+    /// Or: the ranges of this name in /etc/subuid and /etc/subgid.
+    pub subid: Option<String>,
+    /// Ids mapped into each container: container ids 0..size.
+    pub size: u32,
+    /// A block of `size` ids of its own for each live container, allocated from the range.
+    pub per_container: bool,
+    /// Where per-container allocations are recorded (a flock'd JSON file).
+    pub state_dir: PathBuf,
+    /// When a user namespace cannot work for a spec: `refuse`, or `skip` (audited).
+    pub on_unsupported: OnUnsupported,
+    /// Add o+x (search, not read) to host directories above the rootfs and bind-mount
+    /// sources that root in the container could not traverse (Docker's are 0710). Changes
+    /// the host's files, so off unless the admin turns it on.
+    pub fix_traversal: bool,
+}
+
+impl Default for UsernsPolicy {
+    fn default() -> Self {
+        UsernsPolicy {
+            enabled: false,
+            // Between systemd's container range (up to 0x6FFFFFFF) and its "foreign" range
+            // (from 0x7FFE0000): 4094 blocks of 65536.
+            host_first: 0x7000_0000,
+            host_count: 0x0FFE_0000,
+            subid: None,
+            size: 65536,
+            per_container: false,
+            state_dir: PathBuf::from("/run/rampart/idmap"),
+            on_unsupported: OnUnsupported::Refuse,
+            fix_traversal: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnsupported {
+    Refuse,
+    Skip,
+}
+
+/// AppArmor and SELinux.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LsmPolicy {
+    /// AppArmor profile for containers ("" for none); `rampart apparmor install` loads it.
+    pub apparmor_profile: String,
+    /// Profiles a request may name that Rampart replaces (engine defaults, which
+    /// rampart-default covers); any other named profile is kept. A trailing `*` is a prefix.
+    pub apparmor_replace: Vec<String>,
+    /// When AppArmor is off or the profile is not loaded: `skip` (audited) or `refuse`.
+    pub apparmor_missing: OnUnsupported,
+    /// SELinux type for containers without a label, set only where SELinux is enabled
+    /// ("" for none), as `system_u:system_r:TYPE:s0`.
+    pub selinux_type: String,
+}
+
+impl Default for LsmPolicy {
+    fn default() -> Self {
+        LsmPolicy {
+            apparmor_profile: "rampart-default".into(),
+            apparmor_replace: vec![
+                "docker-default".into(),
+                "cri-containerd.apparmor.d".into(),
+                "containers-default-*".into(),
+            ],
+            apparmor_missing: OnUnsupported::Skip,
+            selinux_type: String::new(),
+        }
+    }
 }
 
 /// What the profile refuses, and how it is rolled out.
@@ -286,6 +371,7 @@ impl Profile {
                 bail!("path {p:?} must be absolute and must not contain '..'");
             }
         }
+        crate::idmap::check(&self.userns).context("userns")?;
         Ok(())
     }
 }

@@ -114,7 +114,7 @@ fn stderr(out: &Output) -> String {
 /// What Rampart says when a profile extends one that does not exist.
 fn broken_profile_message() -> String {
     format!(
-        "rampart: profile \"broken\" extends \"nonexistent\": unknown profile \"nonexistent\": known profiles are baseline, broken, hostnet, restricted; admins add profiles as NAME.toml in {}",
+        "rampart: profile \"broken\" extends \"nonexistent\": unknown profile \"nonexistent\": known profiles are baseline, broken, hostnet, isolated, restricted; admins add profiles as NAME.toml in {}",
         profiles_dir().display()
     )
 }
@@ -518,8 +518,7 @@ fn cri_profile_annotation_selects_the_profile_per_pod() {
     }
     let cri = Cri::connect(&Containerd::get().sock);
     let logs = pod_logs("annotated");
-    let mut ann: Vec<(&str, &str)> = Vec::new();
-    ann.push(("rampart.dev/profile", "baseline"));
+    let ann = [("rampart.dev/profile", "baseline")];
     let pod = cri
         .run_pod("annotated", "rampart", false, &ann, &logs)
         .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));

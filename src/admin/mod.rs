@@ -5,6 +5,7 @@
 use crate::argv::Invocation;
 use crate::host::Host;
 
+pub mod apparmor;
 pub mod audit;
 pub mod doctor;
 pub mod explain;
@@ -14,6 +15,11 @@ pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;
 
 /// Name, one-line summary, entry point (which gets `rampart NAME ARGS...` as its argv).
 pub const COMMANDS: &[(&str, &str, CommandMain)] = &[
+    (
+        "apparmor",
+        "install or check Rampart's AppArmor profile",
+        apparmor::main,
+    ),
     (
         "audit",
         "judge specs against CIS Docker 5.x, PSS and Rampart's rules",

@@ -9,6 +9,7 @@ use crate::spec::Spec;
 use anyhow::{Context as _, Result};
 
 pub mod capabilities;
+pub mod lsm;
 pub mod mounts;
 pub mod no_new_privileges;
 pub mod paths;
@@ -16,6 +17,7 @@ pub mod resources;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod userns;
 
 /// What every step may look at besides the spec.
 pub struct Context<'a> {
@@ -38,6 +40,8 @@ pub const CREATE: &[(&str, StepFn)] = &[
     ("paths", paths::apply),
     ("resources", resources::apply),
     ("rlimits", rlimits::apply),
+    ("userns", userns::apply),
+    ("lsm", lsm::apply),
 ];
 
 /// Steps for the process `exec` starts in a running container (`/process` of a spec
