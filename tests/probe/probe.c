@@ -2,11 +2,22 @@
  *   probe sys NAME...    one line per NAME: "NAME ok", "NAME errno=EPERM" or "NAME killed=SIGSYS"
  *   probe forkbomb N     "forked K errno=EAGAIN" (or "forked K ok" when N was reached)
  *   probe status         capability, NoNewPrivs and Seccomp lines of /proc/self/status
+ *   probe escape [FORKS [MIB]]
+ *                        the escape battery: one line per path, "PATH blocked DETAIL" or
+ *                        "PATH OPEN DETAIL" (fork exhaustion tries FORKS processes, default
+ *                        2000; memory exhaustion touches MIB MiB, default 2560)
+ *   probe memory MIB     allocates and touches memory in 64 MiB steps, "touched K MiB" after
+ *                        each, then "memory MIB ok" (under a memory limit the OOM killer ends it)
+ *   probe euid           "euid=E uid=U" (the test harness installs a setuid-root copy of this
+ *                        binary as /bin/probe-suid)
  * Build: gcc -static -O2 -o probe probe.c
  * Every syscall runs in a forked child, so side effects (unshare, chroot, personality) stay there.
  * Arguments are harmless: where a call could do damage if allowed, they make the kernel fail it
  * AFTER the seccomp layer (EINVAL, ENOENT, EBADF...), so an EPERM usually means seccomp or a
- * missing capability. */
+ * missing capability.
+ * Never harmful even where nothing blocks it: /proc/sys is written with the value just read
+ * from it, /proc/sysrq-trigger is only opened (never written), devices are created in /tmp and
+ * removed, modules, kexec and reboot get arguments the kernel rejects. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +30,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 static const char *errno_name(int e)
@@ -34,6 +48,7 @@ static const char *errno_name(int e)
     E(EPERM) E(ENOSYS) E(EINVAL) E(EACCES) E(EFAULT) E(EBADF) E(ENOENT) E(EAFNOSUPPORT)
     E(EOPNOTSUPP) E(EPROTONOSUPPORT) E(ESRCH) E(ENOMEM) E(EBUSY) E(EAGAIN) E(EEXIST)
     E(ENODEV) E(ENOKEY) E(EOVERFLOW) E(ENOEXEC) E(E2BIG) E(ESOCKTNOSUPPORT)
+    E(EROFS) E(ENOSPC) E(EIO) E(ENOTDIR) E(EISDIR) E(ENXIO)
     }
 #undef E
     snprintf(buf, sizeof buf, "%d", e);
@@ -217,6 +232,111 @@ static long p_mknod(void)
 static long p_setns(void) { return syscall(SYS_setns, -1, 0); }
 static long p_pivot_root(void) { return syscall(SYS_pivot_root, "/.probe-none-a", "/.probe-none-b"); }
 
+/* clone with CLONE_NEWUSER: the other way into a user namespace (seccomp filters clone's flags) */
+static long p_clone_newuser(void) { return child_result(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)); }
+
+/* clone3 cannot be argument-filtered: a profile must refuse it whole, or it is a way around */
+static long p_clone3_newuser(void)
+{
+    struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls; } args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_NEWUSER;
+    args.exit_signal = SIGCHLD;
+#ifdef SYS_clone3
+    return child_result(syscall(SYS_clone3, &args, sizeof args));
+#else
+    return NOSYS;
+#endif
+}
+
+/* AF_INET raw socket: needs CAP_NET_RAW (ICMP spoofing, the raw-socket CVEs) */
+static long p_socket_raw(void) { return fd_result(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)); }
+
+/* chown a file of our own to another user: needs CAP_CHOWN */
+static long p_chown(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/.probe-chown-%d", (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    long r = syscall(SYS_fchownat, AT_FDCWD, path, 1234, 1234, 0);
+    int saved = errno;
+    unlink(path);
+    errno = saved;
+    return r;
+}
+
+/* Write /proc/sys/kernel/core_pattern (host code execution if writable): writes back exactly
+ * the value just read, so even an unprotected host is left unchanged. */
+static long p_write_proc_sys(void)
+{
+    const char *path = "/proc/sys/kernel/core_pattern";
+    char buf[512];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        errno = saved;
+        return -1;
+    }
+    if (n == 0 || n == (ssize_t)sizeof buf) { /* nothing read, or maybe truncated: never write */
+        errno = EIO;
+        return -1;
+    }
+    fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, buf, (size_t)n);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return w == n ? 0 : -1;
+}
+
+/* Open /proc/sysrq-trigger for writing (crash or reboot the host). Opened and closed: no
+ * trigger character is ever written. */
+static long p_sysrq(void) { return fd_result(open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC)); }
+
+/* Create a file in the container's root filesystem (tampering with the image's binaries) */
+static long p_write_rootfs(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/.probe-write-%d", (int)getpid());
+    long fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int saved = errno;
+    if (fd >= 0) {
+        close((int)fd);
+        unlink(path);
+    }
+    errno = saved;
+    return fd < 0 ? -1 : 0;
+}
+
+/* Create a block device node for the host's first disk (sda, 8:0) and open it */
+static long p_mknod_block(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/.probe-blk-%d", (int)getpid());
+    unlink(path);
+    long r = syscall(SYS_mknodat, AT_FDCWD, path, S_IFBLK | 0600, makedev(8, 0));
+    int saved = errno;
+    if (r == 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        saved = errno;
+        r = fd < 0 ? -1 : 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    unlink(path);
+    errno = saved;
+    return r;
+}
+
 static const struct probe { const char *name; long (*fn)(void); } probes[] = {
 #define P(n) { #n, p_##n },
     P(mount) P(umount2) P(unshare_user) P(unshare_ns) P(clone_newns) P(clone3) P(keyctl) P(add_key)
@@ -224,26 +344,28 @@ static const struct probe { const char *name; long (*fn)(void); } probes[] = {
     P(name_to_handle_at) P(init_module) P(finit_module) P(delete_module) P(kexec_load)
     P(kexec_file_load) P(reboot) P(swapon) P(swapoff) P(acct) P(syslog) P(iopl) P(ioperm) P(ptrace)
     P(personality_bad) P(personality_ok) P(socket_alg) P(socket_vsock) P(socket_packet)
-    P(socket_inet) P(getpid) P(chroot) P(mknod) P(setns) P(pivot_root)
+    P(socket_inet) P(getpid) P(chroot) P(mknod) P(setns) P(pivot_root) P(clone_newuser)
+    P(clone3_newuser) P(socket_raw) P(chown) P(write_proc_sys) P(sysrq) P(write_rootfs) P(mknod_block)
 #undef P
 };
 
-/* Run one probe in a child; the child's exit code carries errno (0 = ok). */
-static int run_probe(const char *name)
+static const struct probe *find_probe(const char *name)
 {
-    const struct probe *p = NULL;
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
         if (strcmp(probes[i].name, name) == 0)
-            p = &probes[i];
-    if (!p) {
-        printf("%s unknown\n", name);
-        return 1;
-    }
+            return &probes[i];
+    return NULL;
+}
+
+/* How one probe ended: killed by signal `sig`, or exited with errno `err` (0 = ok). */
+struct outcome { int sig; int err; };
+
+/* Run one probe in a child; the child's exit code carries errno (0 = ok). -1 if fork failed. */
+static int run_child(const struct probe *p, struct outcome *o)
+{
     pid_t pid = fork();
-    if (pid < 0) {
-        printf("%s probe-fork-failed errno=%s\n", name, errno_name(errno));
-        return 1;
-    }
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         errno = 0;
         long r = p->fn();
@@ -251,24 +373,52 @@ static int run_probe(const char *name)
     }
     int st;
     waitpid(pid, &st, 0);
-    if (WIFSIGNALED(st))
-        printf("%s killed=%s\n", name, WTERMSIG(st) == SIGSYS ? "SIGSYS" : strsignal(WTERMSIG(st)));
-    else if (WEXITSTATUS(st) == 0)
-        printf("%s ok\n", name);
-    else
-        printf("%s errno=%s\n", name, errno_name(WEXITSTATUS(st)));
+    o->sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    o->err = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
     return 0;
 }
 
-static int forkbomb(long n)
+static const char *signal_name(int sig)
+{
+    return sig == SIGSYS ? "SIGSYS" : sig == SIGKILL ? "SIGKILL" : strsignal(sig);
+}
+
+static int run_probe(const char *name)
+{
+    const struct probe *p = find_probe(name);
+    struct outcome o;
+    if (!p) {
+        printf("%s unknown\n", name);
+        return 1;
+    }
+    if (run_child(p, &o) < 0) {
+        printf("%s probe-fork-failed errno=%s\n", name, errno_name(errno));
+        return 1;
+    }
+    if (o.sig)
+        printf("%s killed=%s\n", name, signal_name(o.sig));
+    else if (o.err == 0)
+        printf("%s ok\n", name);
+    else
+        printf("%s errno=%s\n", name, errno_name(o.err));
+    return 0;
+}
+
+/* Forks up to n sleeping children; returns how many were made, *err = errno of the first
+ * failed fork (0 if n were made). Kills and reaps them before returning. */
+static long fork_many(long n, int *err)
 {
     pid_t *kids = calloc(n > 0 ? n : 1, sizeof *kids);
     long k = 0;
-    int err = 0;
+    *err = 0;
+    if (!kids) {
+        *err = ENOMEM;
+        return 0;
+    }
     while (k < n) {
         pid_t pid = fork();
         if (pid < 0) {
-            err = errno;
+            *err = errno;
             break;
         }
         if (pid == 0) {
@@ -278,15 +428,259 @@ static int forkbomb(long n)
         }
         kids[k++] = pid;
     }
-    if (err)
-        printf("forked %ld errno=%s\n", k, errno_name(err));
-    else
-        printf("forked %ld ok\n", k);
     for (long i = 0; i < k; i++)
         kill(kids[i], SIGKILL);
     for (long i = 0; i < k; i++)
         waitpid(kids[i], NULL, 0);
     free(kids);
+    return k;
+}
+
+static int forkbomb(long n)
+{
+    int err;
+    long k = fork_many(n, &err);
+    if (err)
+        printf("forked %ld errno=%s\n", k, errno_name(err));
+    else
+        printf("forked %ld ok\n", k);
+    return 0;
+}
+
+#define MIB (1024L * 1024L)
+#define MEM_STEP_MIB 64
+
+/* Allocates and touches memory in 64 MiB steps up to `mib`; after each step stores the MiB
+ * touched so far in *progress (shared with a parent) and, if `report`, prints it. Returns 0
+ * when `mib` was reached, -1 with errno when an allocation failed (an OOM kill never returns). */
+static int touch_memory(long mib, volatile long *progress, int report)
+{
+    long done = 0;
+    while (done < mib) {
+        long step = mib - done < MEM_STEP_MIB ? mib - done : MEM_STEP_MIB;
+        char *p = mmap(NULL, (size_t)(step * MIB), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return -1;
+        for (long off = 0; off < step * MIB; off += 4096)
+            p[off] = 1;
+        done += step;
+        *progress = done;
+        if (report)
+            printf("touched %ld MiB\n", done);
+    }
+    return 0;
+}
+
+static int memory(long mib)
+{
+    long progress = 0;
+    if (touch_memory(mib, &progress, 1) < 0) {
+        printf("memory %ld MiB errno=%s\n", progress, errno_name(errno));
+        return 1;
+    }
+    printf("memory %ld MiB ok\n", mib);
+    return 0;
+}
+
+static int euid(void)
+{
+    printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid());
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the escape battery */
+
+/* A failure that means the path is closed: refused by seccomp or for want of a capability
+ * (EPERM, EACCES), by a read-only mount (EROFS), or not there at all on this kernel (ENOSYS,
+ * EAFNOSUPPORT...). Any other result means the call got past those checks: ok, or an error the
+ * kernel gave only after them (EINVAL, EBADF, ESRCH, ENOKEY... for the harmless arguments
+ * used here). */
+static int closed_errno(int e)
+{
+    return e == EPERM || e == EACCES || e == EROFS || e == ENOSYS || e == EAFNOSUPPORT ||
+           e == EPROTONOSUPPORT || e == ESOCKTNOSUPPORT;
+}
+
+static void verdict(const char *path, int blocked, const char *detail)
+{
+    printf("%s %s %s\n", path, blocked ? "blocked" : "OPEN", detail);
+}
+
+/* A path: blocked if killed by seccomp or failed with a "closed" errno; for a path in /proc,
+ * also when the file does not exist on this kernel (ENOENT). */
+static void escape_syscall(const char *path, const char *probe_name, int file)
+{
+    const struct probe *p = find_probe(probe_name);
+    struct outcome o;
+    char detail[64];
+    if (!p || run_child(p, &o) < 0) {
+        verdict(path, 0, "probe-error");
+        return;
+    }
+    if (o.sig) {
+        snprintf(detail, sizeof detail, "killed=%s", signal_name(o.sig));
+        verdict(path, o.sig == SIGSYS, detail);
+    } else if (o.err == 0) {
+        verdict(path, 0, "ok");
+    } else {
+        snprintf(detail, sizeof detail, "errno=%s", errno_name(o.err));
+        verdict(path, closed_errno(o.err) || (file && o.err == ENOENT), detail);
+    }
+}
+
+/* Bytes readable from a file (at most 64 KiB counted), or entries of a directory; -1 with
+ * errno if it cannot be opened. */
+static long readable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -1;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d)
+            return -1;
+        long n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                n++;
+        closedir(d);
+        return n;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    long total = 0;
+    ssize_t r;
+    while (total < 65536 && (r = read(fd, buf, sizeof buf)) > 0)
+        total += r;
+    close(fd);
+    return total;
+}
+
+/* Reads of paths that leak host state: blocked when each is empty or cannot be opened. */
+static void escape_reads(const char *path, const char *const *files, size_t n)
+{
+    char detail[512] = "";
+    size_t len = 0;
+    int blocked = 1;
+    for (size_t i = 0; i < n; i++) {
+        long got = readable(files[i]);
+        const char *base = strrchr(files[i], '/') + 1;
+        if (got > 0)
+            blocked = 0;
+        if (got < 0)
+            len += snprintf(detail + len, sizeof detail - len, "%s%s=%s", i ? "," : "", base,
+                            errno_name(errno));
+        else
+            len += snprintf(detail + len, sizeof detail - len, "%s%s=%ld", i ? "," : "", base, got);
+        if (len >= sizeof detail)
+            break;
+    }
+    verdict(path, blocked, detail);
+}
+
+static void escape_fork(long n)
+{
+    int err;
+    char detail[64];
+    long k = fork_many(n, &err);
+    if (err)
+        snprintf(detail, sizeof detail, "stopped at %ld of %ld errno=%s", k, n, errno_name(err));
+    else
+        snprintf(detail, sizeof detail, "forked %ld of %ld", k, n);
+    verdict("fork_exhaustion", err != 0, detail);
+}
+
+/* Touches `mib` MiB in a child (which the OOM killer may end); the child reports progress
+ * through a shared page. */
+static void escape_memory(long mib)
+{
+    char detail[96];
+    volatile long *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (progress == MAP_FAILED) {
+        verdict("memory_exhaustion", 0, "probe-error");
+        return;
+    }
+    *progress = 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        verdict("memory_exhaustion", 0, "probe-error");
+        return;
+    }
+    if (pid == 0)
+        _exit(touch_memory(mib, progress, 0) < 0 ? (errno ? errno : 255) : 0);
+    int st;
+    waitpid(pid, &st, 0);
+    if (WIFSIGNALED(st))
+        snprintf(detail, sizeof detail, "killed=%s at %ld of %ld MiB", signal_name(WTERMSIG(st)),
+                 *progress, mib);
+    else if (WEXITSTATUS(st))
+        snprintf(detail, sizeof detail, "errno=%s at %ld of %ld MiB", errno_name(WEXITSTATUS(st)),
+                 *progress, mib);
+    else
+        snprintf(detail, sizeof detail, "touched %ld of %ld MiB", mib, mib);
+    verdict("memory_exhaustion", WIFSIGNALED(st) || WEXITSTATUS(st), detail);
+}
+
+/* The battery: PATH and the probe that tries it, in the order printed; then the /proc files. */
+static const char *const escape_syscalls[][2] = {
+    { "mount", "mount" },
+    { "umount", "umount2" },
+    { "pivot_root", "pivot_root" },
+    { "unshare_user", "unshare_user" },
+    { "unshare_mount", "unshare_ns" },
+    { "clone_newuser", "clone_newuser" },
+    { "clone3_newuser", "clone3_newuser" },
+    { "setns", "setns" },
+    { "init_module", "init_module" },
+    { "finit_module", "finit_module" },
+    { "delete_module", "delete_module" },
+    { "kexec_load", "kexec_load" },
+    { "reboot", "reboot" },
+    { "keyctl", "keyctl" },
+    { "add_key", "add_key" },
+    { "request_key", "request_key" },
+    { "bpf", "bpf" },
+    { "perf_event_open", "perf_event_open" },
+    { "userfaultfd", "userfaultfd" },
+    { "io_uring_setup", "io_uring_setup" },
+    { "open_by_handle_at", "open_by_handle_at" },
+    { "ptrace", "ptrace" },
+    { "socket_packet", "socket_packet" },
+    { "socket_raw", "socket_raw" },
+    { "socket_alg", "socket_alg" },
+    { "socket_vsock", "socket_vsock" },
+    { "mknod_char", "mknod" },
+    { "mknod_block", "mknod_block" },
+    { "chroot", "chroot" },
+    { "chown", "chown" },
+    { "swapon", "swapon" },
+    { "syslog", "syslog" },
+    { "iopl", "iopl" },
+    { "write_rootfs", "write_rootfs" },
+};
+static const char *const escape_files[][2] = {
+    { "write_proc_sys", "write_proc_sys" },
+    { "sysrq", "sysrq" },
+};
+
+static int escape(long forks, long mib)
+{
+    static const char *const masked[] = { "/proc/kcore", "/proc/keys", "/proc/timer_list",
+                                          "/proc/sched_debug", "/proc/acpi", "/proc/scsi",
+                                          "/sys/firmware" };
+    static const char *const interrupts[] = { "/proc/interrupts" };
+    for (size_t i = 0; i < sizeof escape_syscalls / sizeof escape_syscalls[0]; i++)
+        escape_syscall(escape_syscalls[i][0], escape_syscalls[i][1], 0);
+    for (size_t i = 0; i < sizeof escape_files / sizeof escape_files[0]; i++)
+        escape_syscall(escape_files[i][0], escape_files[i][1], 1);
+    escape_reads("read_masked", masked, sizeof masked / sizeof masked[0]);
+    escape_reads("read_interrupts", interrupts, 1);
+    escape_fork(forks);
+    escape_memory(mib);
     return 0;
 }
 
@@ -321,6 +715,14 @@ int main(int argc, char **argv)
         return forkbomb(strtol(argv[2], NULL, 10));
     if (argc == 2 && strcmp(argv[1], "status") == 0)
         return status();
-    fprintf(stderr, "usage: probe sys NAME... | probe forkbomb N | probe status\n");
+    if (argc >= 2 && argc <= 4 && strcmp(argv[1], "escape") == 0)
+        return escape(argc >= 3 ? strtol(argv[2], NULL, 10) : 2000,
+                      argc >= 4 ? strtol(argv[3], NULL, 10) : 2560);
+    if (argc == 3 && strcmp(argv[1], "memory") == 0)
+        return memory(strtol(argv[2], NULL, 10));
+    if (argc == 2 && strcmp(argv[1], "euid") == 0)
+        return euid();
+    fprintf(stderr, "usage: probe sys NAME... | probe forkbomb N | probe status | probe escape [FORKS [MIB]]\n"
+                    "       | probe memory MIB | probe euid\n");
     return 2;
 }
