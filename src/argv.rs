@@ -96,16 +96,25 @@ impl Invocation {
 }
 
 /// Splits `--name=value` / `-name` into (name, inline value). None for non-flags.
-fn flag(arg: &OsStr) -> Option<(&str, Option<&str>)> {
-    let s = arg.to_str()?;
-    let body = s.strip_prefix("--").or_else(|| s.strip_prefix('-'))?;
-    if body.is_empty() || s == "--" {
+/// Splits `--name=value` / `-name` into (name, inline value). None for non-flags. The name
+/// must be UTF-8 (all of runc's and Rampart's are); the value may be any bytes, so a
+/// non-UTF-8 path is still recognised as a flag's value (never as the command).
+fn flag(arg: &OsStr) -> Option<(&str, Option<&OsStr>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = arg.as_bytes();
+    let body = bytes
+        .strip_prefix(b"--")
+        .or_else(|| bytes.strip_prefix(b"-"))?;
+    if body.is_empty() || bytes == b"--" {
         return None;
     }
-    Some(match body.split_once('=') {
-        Some((n, v)) => (n, Some(v)),
+    let (name, value) = match body.iter().position(|b| *b == b'=') {
+        Some(i) => (&body[..i], Some(OsStr::from_bytes(&body[i + 1..]))),
         None => (body, None),
-    })
+    };
+    // A flag whose name is not UTF-8 is no flag runc knows: treat it as a flag all the same
+    // (runc will reject it) rather than as the command.
+    Some((std::str::from_utf8(name).unwrap_or("\u{fffd}"), value))
 }
 
 pub fn parse(argv: Vec<OsString>) -> Result<Invocation> {
@@ -216,12 +225,10 @@ pub fn lenient_global(argv: &[OsString]) -> GlobalArgs {
         let Some((name, inline)) = flag(&argv[i]) else {
             break;
         };
-        let value = inline
-            .map(String::from)
-            .or_else(|| argv.get(i + 1).and_then(|v| v.to_str()).map(String::from));
+        let value = inline.or_else(|| argv.get(i + 1).map(OsString::as_os_str));
         match name {
             "log" => g.log = value.map(PathBuf::from),
-            "log-format" => g.log_format = value,
+            "log-format" => g.log_format = value.map(|v| v.to_string_lossy().into_owned()),
             _ => {}
         }
         i += if inline.is_none()

@@ -81,6 +81,53 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             );
         }
     }
+    drop_unified_overrides(spec, cx, ch)
+}
+
+/// cgroup v2 files runc writes from `linux.resources.unified` AFTER the typed limits, so
+/// each would override a limit the profile sets.
+const UNIFIED_OVERRIDES: &[(&str, &[&str])] = &[
+    ("pids", &["pids.max"]),
+    ("memory", &["memory.max", "memory.swap.max", "memory.high"]),
+    ("cpu", &["cpu.max", "cpu.weight", "cpu.weight.nice"]),
+    ("io", &["io.weight", "io.bfq.weight", "io.max"]),
+];
+
+/// Removes the request's unified (cgroup v2) values that would lift the profile's limits.
+fn drop_unified_overrides(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
+    let Some(serde_json::Value::Object(unified)) = spec.get("/linux/resources/unified").cloned()
+    else {
+        return Ok(());
+    };
+    let r = &cx.profile.resources;
+    let limited = |c: &str| match c {
+        "pids" => r.pids.is_some(),
+        "memory" => r.memory_bytes.is_some(),
+        "cpu" => r.cpus.is_some() || r.cpu_shares.is_some(),
+        _ => r.blkio_weight.is_some(),
+    };
+    let mut kept = unified.clone();
+    let mut dropped = Vec::new();
+    for (controller, files) in UNIFIED_OVERRIDES {
+        for f in files.iter().filter(|_| limited(controller)) {
+            if kept.remove(*f).is_some() {
+                dropped.push(*f);
+            }
+        }
+    }
+    if !dropped.is_empty() {
+        let reason = format!(
+            "dropped {} from the cgroup v2 values: runc writes them after the limits and they would override profile {}'s",
+            dropped.join(", "),
+            cx.profile.name
+        );
+        ch.set(
+            spec,
+            "/linux/resources/unified",
+            serde_json::Value::Object(kept),
+            reason,
+        )?;
+    }
     Ok(())
 }
 

@@ -58,6 +58,9 @@ struct Rlimit {
     kind: String,
     hard: u64,
     soft: u64,
+    /// Fields Rampart does not model reach runc unchanged.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
@@ -72,8 +75,11 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     let mut after = before.clone();
     let mut why = Vec::new();
     for (kind, want) in &cx.profile.rlimits {
-        match after.iter_mut().find(|r| &r.kind == kind) {
-            Some(r) if r.soft > want.soft || r.hard > want.hard => {
+        // Every entry of the type: runc applies them in order, so a later duplicate would win.
+        let mut found = false;
+        for r in after.iter_mut().filter(|r| &r.kind == kind) {
+            found = true;
+            if r.soft > want.soft || r.hard > want.hard {
                 why.push(format!(
                     "{kind} lowered from {}/{} to at most {}/{}",
                     r.soft, r.hard, want.soft, want.hard
@@ -82,15 +88,15 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 r.hard = r.hard.min(want.hard);
                 r.soft = r.soft.min(r.hard);
             }
-            Some(_) => {}
-            None => {
-                why.push(format!("{kind} set to {}/{}", want.soft, want.hard));
-                after.push(Rlimit {
-                    kind: kind.clone(),
-                    soft: want.soft,
-                    hard: want.hard,
-                });
-            }
+        }
+        if !found {
+            why.push(format!("{kind} set to {}/{}", want.soft, want.hard));
+            after.push(Rlimit {
+                kind: kind.clone(),
+                soft: want.soft,
+                hard: want.hard,
+                extra: Default::default(),
+            });
         }
     }
     if !cx.host.can_raise_rlimits {
