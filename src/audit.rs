@@ -47,7 +47,13 @@ pub fn append(path: &Path, record: &Record) -> Result<()> {
     let mut f = Flock::lock(f, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .with_context(|| format!("cannot lock the audit log {}", path.display()))?;
-    f.write_all(&line)
-        .with_context(|| format!("cannot write the audit log {}", path.display()))?;
+    // A short write (disk full) must not leave a fragment the next record is glued to.
+    let len = f.metadata().map(|m| m.len()).ok();
+    if let Err(e) = f.write_all(&line) {
+        if let Some(len) = len {
+            let _ = f.set_len(len);
+        }
+        return Err(e).with_context(|| format!("cannot write the audit log {}", path.display()));
+    }
     Ok(())
 }

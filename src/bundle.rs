@@ -23,6 +23,29 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock> {
     Ok(DirLock(lock))
 }
 
+/// Removes temp files a killed Rampart left beside `target` (call with the directory
+/// locked: only Rampart writes `.NAME.rampart-PID.tmp`, and only under that lock).
+pub fn remove_stale(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    let prefix = format!(".{name}.rampart-");
+    if let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) {
+        for e in entries.flatten() {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     crate::host::read_capped(path, crate::spec::MAX_SPEC_BYTES)
 }

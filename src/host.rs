@@ -181,12 +181,22 @@ impl Host for RealHost {
     }
 
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error {
-        use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(program)
-            .arg0(&argv[0])
-            .args(&argv[1..])
-            .exec();
-        anyhow::Error::new(err).context(format!("cannot execute the runtime {}", program.display()))
+        // execv, not execvp: a runtime that is not a valid executable (ENOEXEC) must fail
+        // here, not be handed to /bin/sh.
+        use std::os::unix::ffi::OsStrExt;
+        let cstr = |s: &std::ffi::OsStr| std::ffi::CString::new(s.as_bytes());
+        let (Ok(prog), Ok(args)) = (
+            cstr(program.as_os_str()),
+            argv.iter().map(|a| cstr(a)).collect::<Result<Vec<_>, _>>(),
+        ) else {
+            return anyhow::anyhow!(
+                "cannot execute the runtime {}: an argument contains a NUL byte",
+                program.display()
+            );
+        };
+        let err = nix::unistd::execv(&prog, &args).unwrap_err();
+        anyhow::Error::new(std::io::Error::from(err))
+            .context(format!("cannot execute the runtime {}", program.display()))
     }
 
     fn self_exe(&self) -> Option<PathBuf> {

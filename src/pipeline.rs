@@ -189,6 +189,7 @@ fn harden_bundle(
     let dir = bundle_dir(cmd)?;
     let _lock = bundle::lock_dir(&dir)?;
     let path = dir.join("config.json");
+    bundle::remove_stale(&path);
     let container = cmd
         .id
         .as_deref()
