@@ -437,7 +437,6 @@ fn setuid_binary_does_not_escalate_under_no_new_privileges() {
 /// ever written. Plain runc shows the hole; through Rampart the spec must be refused or the file
 /// must not open for writing.
 #[test]
-#[ignore = "bug: a `proc` mount outside /proc is neither refused nor read-only under restricted: /hostproc/sys/kernel/core_pattern opens for writing (host code execution via core_pattern)"]
 fn a_second_proc_mount_never_exposes_a_writable_proc_sys() {
     if !common::require_root_tools() {
         return;

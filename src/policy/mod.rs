@@ -68,6 +68,7 @@ pub const RULES: &[Rule] = &[
     mounts::ENGINE_SOCKET,
     mounts::SHARED_PROPAGATION,
     mounts::UNSAFE_DESTINATION,
+    mounts::PROC_ELSEWHERE,
     sysctls::UNSAFE_SYSCTL,
     sysctls::NET_SYSCTL_HOST_NETNS,
     hooks::HOOK_NOT_ALLOWED,

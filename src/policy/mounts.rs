@@ -173,6 +173,37 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
     },
 };
 
+/// A second procfs or sysfs elsewhere than /proc and /sys escapes the masked and read-only
+/// paths (they name /proc/... and /sys/...): /other/sys/kernel/core_pattern would be
+/// writable, and core_pattern runs a program on the host.
+pub const PROC_ELSEWHERE: Rule = Rule {
+    id: "proc-mount-elsewhere",
+    title: "procfs or sysfs mounted outside /proc or /sys",
+    reference: "runtime-spec maskedPaths/readonlyPaths",
+    check: |spec, _| {
+        let Some(Value::Array(mounts)) = spec.get("/mounts") else {
+            return Ok(vec![]);
+        };
+        Ok(mounts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
+                let dest = clean(m.get("destination").and_then(Value::as_str).unwrap_or_default());
+                let home = match kind {
+                    "proc" => "/proc",
+                    "sysfs" => "/sys",
+                    _ => return None,
+                };
+                (dest != home).then(|| {
+                    let why = format!("a {kind} at {dest} is not covered by the masked and read-only paths under {home}");
+                    Violation::new(format!("/mounts/{i}"), m.clone(), why)
+                })
+            })
+            .collect())
+    },
+};
+
 /// Every mount destination of a spec.
 pub fn destinations(spec: &crate::spec::Spec) -> Vec<String> {
     let Some(Value::Array(mounts)) = spec.get("/mounts") else {
