@@ -1013,6 +1013,8 @@ struct Filter<'l> {
     listener_metadata: Option<Value>,
     /// Allowed without conditions; sorted.
     allow: Vec<&'l str>,
+    /// Allowed without conditions and logged (a request's SCMP_ACT_LOG kept); sorted.
+    log: Vec<&'l str>,
     /// Per syscall name, rules with arguments (or copied from the request).
     by_name: BTreeMap<&'l str, Vec<OciRule<'l>>>,
     /// Argument-less non-allow rules that keep a request's choice of errno or action.
@@ -1047,6 +1049,12 @@ impl Filter<'_> {
             r.insert("action".into(), json!("SCMP_ACT_ALLOW"));
             rules.push(Value::Object(r));
         }
+        if !self.log.is_empty() {
+            let mut r = Map::new();
+            r.insert("names".into(), strings(&self.log));
+            r.insert("action".into(), json!("SCMP_ACT_LOG"));
+            rules.push(Value::Object(r));
+        }
         rules.extend(self.by_name.values().flatten().map(OciRule::to_value));
         rules.extend(self.deny.iter().map(OciRule::to_value));
         rules.extend(self.errno_rules.iter().map(OciRule::to_value));
@@ -1061,6 +1069,7 @@ impl Filter<'_> {
     /// Names some rule allows (with or without conditions).
     fn allowed(&self) -> usize {
         self.allow.len()
+            + self.log.len()
             + self
                 .by_name
                 .values()
@@ -1186,6 +1195,7 @@ fn render_filter<'l>(
         listener_path: None,
         listener_metadata: None,
         allow,
+        log: Vec::new(),
         by_name,
         deny: Vec::new(),
         errno_rules,
@@ -1486,8 +1496,9 @@ fn parse_cond(a: &Value, at: &str) -> Result<Cond> {
 
 /// What the request's profile does with one syscall.
 enum Verdict<'a> {
-    /// Every call runs.
-    Allow,
+    /// Every call runs, with this action: SCMP_ACT_ALLOW, or SCMP_ACT_LOG (kept, so the
+    /// request's audit records of the syscall are not lost).
+    Allow(Action),
     /// No call runs; the action the request chose (an arg-less rule or its default).
     Deny(Action),
     /// Depends on the arguments: the request's rules naming the syscall.
@@ -1586,6 +1597,7 @@ pub fn harden(
             listener_path: req.listener_path.cloned(),
             listener_metadata: req.listener_metadata.cloned(),
             allow: Vec::with_capacity(ours.allow.len()),
+            log: Vec::new(),
             by_name: BTreeMap::new(),
             deny: Vec::new(),
             errno_rules: ours.errno_rules.clone(),
@@ -1609,12 +1621,12 @@ pub fn harden(
                 .take_while(|(_, n, _)| *n == name)
                 .count();
         match verdict_of(&req, &idx[cursor..end]) {
-            Verdict::Allow => m.out.allow.push(name),
+            Verdict::Allow(a) => m.allow(a, name),
             Verdict::Deny(a) => m.deny(a, name),
             Verdict::Filtered(rules) if !fallthrough_allows => {
                 // The request allows some argument values only: its rules, as they are.
                 let copied = m.copy(name, &rules, false);
-                m.out.by_name.insert(name, copied);
+                m.install(name, copied);
                 m.filtered_by_request.push(name.to_string());
             }
             Verdict::Filtered(rules) if truncated(&rules) => m.combined(name, None, &rules),
@@ -1626,10 +1638,11 @@ pub fn harden(
                     .flat_map(|r| r.clauses())
                     .collect();
                 if deny_c.is_empty() {
-                    m.out.allow.push(name);
+                    m.allow(req.default, name);
                 } else {
                     let result = combine(name, &[Vec::new()], &[], &deny_c, true);
-                    m.combined(name, result, &rules);
+                    let how = allowing_action(&rules, req.default);
+                    m.combined(name, result.map(|r| logged_if(how, r)), &rules);
                 }
             }
         }
@@ -1638,8 +1651,10 @@ pub fn harden(
     // Names the list allows with argument filters.
     for (&name, our_rules) in &ours.by_name {
         match verdict_of(&req, index_of(&idx, name)) {
-            Verdict::Allow => {
-                m.out.by_name.insert(name, our_rules.clone());
+            Verdict::Allow(how) => {
+                m.out
+                    .by_name
+                    .insert(name, logged_if(how, our_rules.clone()));
             }
             Verdict::Deny(a) => m.deny(a, name),
             Verdict::Filtered(rules) if truncated(&rules) => m.combined(name, None, &rules),
@@ -1663,24 +1678,26 @@ pub fn harden(
                     && allow_c
                         .iter()
                         .all(|a| ours_c.iter().any(|c| clause_subset(a, c)));
+                let how = allowing_action(&rules, req.default);
                 if ours_implied {
                     // Rampart's filter, plus the request's denials (disjoint from it) so
                     // they keep the errno the request chose.
-                    let mut keep = our_rules.clone();
+                    let mut keep = logged_if(how, our_rules.clone());
                     keep.extend(m.copy(name, &rules, true));
                     m.out.by_name.insert(name, keep);
                 } else if theirs_within {
                     let copied = m.copy(name, &rules, false);
-                    m.out.by_name.insert(name, copied);
+                    m.install(name, copied);
                     m.filtered_by_request.push(name.to_string());
                 } else {
                     let result = combine(name, &ours_c, &allow_c, &deny_c, fallthrough_allows);
-                    m.combined(name, result, &rules);
+                    m.combined(name, result.map(|r| logged_if(how, r)), &rules);
                 }
             }
         }
     }
 
+    m.finish();
     let listed = ours.allowed();
     let allowed = m.out.allowed();
     Ok(Hardened {
@@ -1705,6 +1722,35 @@ struct Merge<'l> {
 }
 
 impl<'l> Merge<'l> {
+    /// `name` runs without conditions, with `action` (ALLOW or LOG).
+    fn allow(&mut self, action: Action, name: &'l str) {
+        if action == Action::Log {
+            self.out.log.push(name);
+        } else {
+            self.out.allow.push(name);
+        }
+    }
+
+    /// Installs rules for `name` in the one form a second pass reads back the same way:
+    /// rules that amount to an unconditional ALLOW or LOG go to the name lists.
+    fn install(&mut self, name: &'l str, rules: Vec<OciRule<'l>>) {
+        match unconditional(rules.iter()) {
+            Some(a) if rules.iter().all(|r| r.action.allows()) => self.allow(a, name),
+            _ => {
+                self.out.by_name.insert(name, rules);
+            }
+        }
+    }
+
+    /// Sorts the name lists as [`render_filter`] does (names may arrive out of order).
+    fn finish(&mut self) {
+        for list in [&mut self.out.allow, &mut self.out.log] {
+            if !list.is_sorted_by_key(|n| (name_key(n), *n)) {
+                list.sort_unstable_by_key(|n| (name_key(n), *n));
+            }
+        }
+    }
+
     /// `name` stays denied, with the request's action unless that is Rampart's default.
     fn deny(&mut self, action: Action, name: &'l str) {
         self.denied += 1;
@@ -1736,7 +1782,7 @@ impl<'l> Merge<'l> {
         match result {
             Some(mut allow) if !allow.is_empty() => {
                 allow.extend(self.copy(name, rules, true));
-                self.out.by_name.insert(name, allow);
+                self.install(name, allow);
                 self.filtered_by_request.push(name.to_string());
             }
             Some(_) => self.deny(self.our_default, name),
@@ -1754,19 +1800,55 @@ fn verdict_of<'a>(req: &'a Request<'a>, entries: &[(u128, &'a str, usize)]) -> V
     let rules = || entries.iter().map(|(_, _, i)| &req.rules[*i]);
     if entries.is_empty() {
         return if req.default.allows() {
-            Verdict::Allow
+            Verdict::Allow(req.default)
         } else {
             Verdict::Deny(req.default)
         };
     }
     // An argument-less rule overrides the filtered ones; a denying one wins (strictest).
-    if let Some(r) = rules().find(|r| r.args.is_empty() && !r.action.allows()) {
-        return Verdict::Deny(r.action);
+    match unconditional(rules()) {
+        Some(a) if !a.allows() => Verdict::Deny(a),
+        Some(a) if rules().all(|r| r.action.allows()) => Verdict::Allow(a),
+        _ => Verdict::Filtered(rules().collect()),
     }
-    if rules().all(|r| r.action.allows()) && rules().any(|r| r.args.is_empty()) {
-        return Verdict::Allow;
+}
+
+/// How the request lets a syscall it filters by argument run: LOG when every one of its
+/// allowing rules for it logs (and so does its default, if that allows), else ALLOW.
+fn allowing_action(rules: &[&OciRule], default: Action) -> Action {
+    let mut allowing = rules
+        .iter()
+        .map(|r| r.action)
+        .chain(Some(default))
+        .filter(|a| a.allows())
+        .peekable();
+    let logs = allowing.peek().is_some() && allowing.all(|a| a == Action::Log);
+    if logs { Action::Log } else { Action::Allow }
+}
+
+/// `rules` with their allowing actions turned into LOG when `how` is LOG.
+fn logged_if<'n>(how: Action, mut rules: Vec<OciRule<'n>>) -> Vec<OciRule<'n>> {
+    if how == Action::Log {
+        for r in rules.iter_mut().filter(|r| r.action.allows()) {
+            r.action = Action::Log;
+        }
     }
-    Verdict::Filtered(rules().collect())
+    rules
+}
+
+/// The action of the argument-less rules among `rules` (which override conditional ones):
+/// a denying one if any (strictest), else LOG if any (keeps the audit records), else ALLOW.
+fn unconditional<'r, 'a: 'r>(rules: impl Iterator<Item = &'r OciRule<'a>>) -> Option<Action> {
+    let mut found: Option<Action> = None;
+    for r in rules.filter(|r| r.args.is_empty()) {
+        found = Some(match found {
+            Some(a) if !a.allows() => a,
+            _ if !r.action.allows() => r.action,
+            Some(Action::Log) => Action::Log,
+            _ => r.action,
+        });
+    }
+    found
 }
 
 /// When every clause of both filters tests the same single argument against ranges, the
@@ -2829,6 +2911,44 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_logs_keeps_logging_and_reads_back_the_same() {
+        let p = baseline();
+        let caps = baseline_caps();
+        let ours = render(&list(), &p, "x86_64", &caps).unwrap();
+        // Logs every call by default; `read` is logged unless fd 0 (then denied).
+        let req = json!({"defaultAction": "SCMP_ACT_LOG", "syscalls": [
+            rule(&["read"], "SCMP_ACT_ERRNO", json!([{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}])),
+            rule(&["mount"], "SCMP_ACT_LOG", Value::Null),
+        ]});
+        let h = harden_with(&p, &caps, &req);
+        let v = &h.seccomp;
+        assert_intersection(v, &ours, &req);
+        // Everything Rampart allows outright is now logged, not silently allowed...
+        assert!(outright(v).is_empty(), "{v}");
+        let logged = rules_for(v, "write");
+        assert_eq!(logged.len(), 1);
+        assert_eq!(logged[0]["action"], "SCMP_ACT_LOG");
+        // ...Rampart's own argument filters log what they let through...
+        assert!(
+            rules_for(v, "socket")
+                .iter()
+                .all(|r| r["action"] == "SCMP_ACT_LOG")
+        );
+        // ...and the request's LOG never allows what Rampart denies.
+        assert!(rules_for(v, "mount").is_empty());
+        assert_idempotent(&p, &caps, &h);
+        // An argument-less ALLOW next to filtered denials with Rampart's own errno: the
+        // result allows `read` outright, and a second pass reads it back the same way.
+        let req = json!({"defaultAction": "SCMP_ACT_KILL", "syscalls": [
+            rule(&["read"], "SCMP_ACT_ERRNO", json!([{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}])),
+            rule(&["read"], "SCMP_ACT_ALLOW", Value::Null),
+        ]});
+        let h = harden_with(&p, &caps, &req);
+        assert!(outright(&h.seccomp).contains("read"));
+        assert_idempotent(&p, &caps, &h);
+    }
+
+    #[test]
     fn blocklist_with_notify_flags_and_filters() {
         let req = json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -2878,7 +2998,11 @@ mod tests {
         assert!(!rules_for(v, "ptrace").is_empty());
         // ...and names Rampart denies stay denied by its default, whatever the request does.
         assert!(rules_for(v, "mount").is_empty());
-        assert!(outright(v).contains("uname"));
+        // uname: allowed by both, and logged as the request asked (SCMP_ACT_LOG is kept).
+        assert_eq!(
+            rules_for(v, "uname"),
+            vec![&json!({"names": ["uname"], "action": "SCMP_ACT_LOG"})]
+        );
         // ioctl: allowed except TIOCSTI, which keeps the request's own errno.
         let a = |n: &str, args: [u64; 6]| sure_allows(v, n, &args);
         assert!(a("ioctl", [1, 0x5401, 0, 0, 0, 0]) && !a("ioctl", [1, 0x5412, 0, 0, 0, 0]));
