@@ -107,6 +107,9 @@ impl<'de> Deserialize<'de> for Strict {
 
 struct StrictVisitor;
 
+/// The key serde_json's `arbitrary_precision` uses to pass a number's text through a map.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
 fn no_nul<E: serde::de::Error>(s: &str) -> std::result::Result<(), E> {
     match s.contains('\0') {
         true => Err(E::custom(format!(
@@ -162,7 +165,20 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     ) -> std::result::Result<Value, A::Error> {
         use serde::de::Error;
         let mut out = Map::new();
+        let mut first = true;
         while let Some(key) = map.next_key::<String>()? {
+            // serde_json (arbitrary_precision) hands a number over as a one-entry map holding
+            // its text, so that it reaches runc as written: 1e20 stays 1e20, 1.10 stays 1.10.
+            if std::mem::take(&mut first) && key == NUMBER_TOKEN {
+                let text: String = map.next_value()?;
+                let n = text
+                    .parse::<serde_json::Number>()
+                    .map_err(|e| A::Error::custom(format!("number {text:?}: {e}")))?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(format!("an object with the key {key:?}")));
+                }
+                return Ok(Value::Number(n));
+            }
             no_nul(&key)?;
             let Strict(v) = map.next_value()?;
             if out.insert(key.clone(), v).is_some() {
