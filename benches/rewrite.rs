@@ -149,6 +149,7 @@ fn bench_pieces(c: &mut Criterion) {
                         profile: &profile,
                         host: &facts,
                         container_caps: None,
+                        container_apparmor: None,
                     };
                     black_box(steps::harden(&mut s, &cx, steps::CREATE).unwrap())
                 },
@@ -168,6 +169,7 @@ fn bench_steps(c: &mut Criterion) {
         profile: &profile,
         host: &facts,
         container_caps: None,
+        container_apparmor: None,
     };
     let mut spec = Spec::from_slice(&docker_default()).unwrap();
     let mut g = c.benchmark_group("steps");

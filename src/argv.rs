@@ -54,9 +54,9 @@ pub struct GlobalArgs {
     pub root: Option<PathBuf>,
 }
 
-/// A `--cap` flag of `exec`: where it stands in the runtime argv and its value.
+/// A `--cap` or `--apparmor` flag of `exec`: where it stands in the runtime argv and its value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CapArg {
+pub struct FlagArg {
     pub tokens: std::ops::Range<usize>,
     pub value: String,
 }
@@ -67,7 +67,8 @@ pub struct CommandArgs {
     pub bundle: Option<PathBuf>,
     pub id: Option<String>,
     pub process: Option<PathBuf>,
-    pub caps: Vec<CapArg>,
+    pub caps: Vec<FlagArg>,
+    pub apparmor: Vec<FlagArg>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -204,7 +205,11 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
         match (flag_name, value) {
             ("bundle" | "b", Some(v)) => cmd.bundle = Some(PathBuf::from(v)),
             ("process" | "p", Some(v)) => cmd.process = Some(PathBuf::from(v)),
-            ("cap" | "c", Some(v)) => cmd.caps.push(CapArg {
+            ("cap" | "c", Some(v)) => cmd.caps.push(FlagArg {
+                tokens: i..i + used,
+                value: v.to_string_lossy().into_owned(),
+            }),
+            ("apparmor", Some(v)) => cmd.apparmor.push(FlagArg {
                 tokens: i..i + used,
                 value: v.to_string_lossy().into_owned(),
             }),
@@ -364,6 +369,7 @@ mod tests {
             "--cap",
             "CAP_SYS_ADMIN",
             "-c=CAP_KILL",
+            "--apparmor=unconfined",
             "--detach",
             "id",
             "ls",
@@ -380,6 +386,9 @@ mod tests {
         assert_eq!(c.caps[0].value, "CAP_SYS_ADMIN");
         assert_eq!(c.caps[0].tokens, 3..5);
         assert_eq!(c.caps[1].tokens, 5..6);
+        assert_eq!(c.apparmor.len(), 1);
+        assert_eq!(c.apparmor[0].value, "unconfined");
+        assert_eq!(c.apparmor[0].tokens, 6..7);
         assert_eq!(c.id.as_deref(), Some("id"));
     }
 

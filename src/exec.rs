@@ -1,6 +1,7 @@
 //! `exec` into a running container: the process it starts gets the same clamp as the
 //! container's own (`docker exec --privileged` must not hand out capabilities the
-//! container does not have), both from `--process FILE` and from `--cap` flags.
+//! container does not have, nor lift its AppArmor confinement), both from `--process FILE`
+//! and from `--cap` and `--apparmor` flags.
 
 use crate::argv::{CommandArgs, Invocation};
 use crate::change::{Change, Changes};
@@ -15,24 +16,50 @@ use std::path::{Path, PathBuf};
 /// runc's state directory when `--root` is not given.
 pub const RUNC_DEFAULT_ROOT: &str = "/run/runc";
 
-/// The bounding set runc recorded for a running container, if its state can be read.
-pub fn container_caps(root: Option<&Path>, id: &str) -> Option<Vec<String>> {
+/// What runc recorded for a running container (its state.json), where it can be read.
+#[derive(Debug, Default)]
+pub struct Running {
+    /// The bounding set.
+    pub caps: Option<Vec<String>>,
+    /// The AppArmor profile; empty when the container runs without one.
+    pub apparmor: Option<String>,
+}
+
+/// The state runc keeps for container `id` under `root`.
+pub fn running(root: Option<&Path>, id: &str) -> Running {
     if id.is_empty() || id.contains('/') || id.starts_with('.') {
-        return None;
+        return Running::default();
     }
     let path = root
         .unwrap_or(Path::new(RUNC_DEFAULT_ROOT))
         .join(id)
         .join("state.json");
-    let bytes = crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES).ok()?;
-    let state: Value = serde_json::from_slice(&bytes).ok()?;
-    let caps = state.pointer("/config/capabilities/Bounding")?;
-    Some(
-        caps.as_array()?
-            .iter()
-            .filter_map(|c| c.as_str().map(String::from))
-            .collect(),
-    )
+    let state: Option<Value> = crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(state) = state else {
+        return Running::default();
+    };
+    Running {
+        caps: state
+            .pointer("/config/capabilities/Bounding")
+            .and_then(Value::as_array)
+            .map(|caps| {
+                caps.iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect()
+            }),
+        // libcontainer leaves the key out when the container has no profile (omitempty).
+        apparmor: state
+            .pointer("/config")
+            .and_then(Value::as_object)
+            .map(|c| {
+                c.get("apparmor_profile")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+    }
 }
 
 pub struct ExecPlan {
@@ -49,14 +76,17 @@ pub fn plan(
     profile: &Profile,
     host: &HostFacts,
 ) -> Result<ExecPlan> {
-    let held = cmd
+    let state = cmd
         .id
         .as_deref()
-        .and_then(|id| container_caps(inv.global.root.as_deref(), id));
+        .map(|id| running(inv.global.root.as_deref(), id))
+        .unwrap_or_default();
+    let held = state.caps;
     let cx = Context {
         profile,
         host,
         container_caps: held.as_deref(),
+        container_apparmor: state.apparmor.as_deref(),
     };
     let mut changes = Vec::new();
     let mut process = None;
@@ -93,6 +123,18 @@ pub fn plan(
                     "exec --cap {} dropped: not allowed by profile {} or not held by the container",
                     cap.value, profile.name
                 ),
+            );
+        }
+    }
+    let mut ch = Changes::new("lsm", &mut changes);
+    for flag in &cmd.apparmor {
+        if let Some((_, why)) = crate::steps::lsm::exec_profile(&flag.value, &cx) {
+            drop_tokens.push(flag.tokens.clone());
+            ch.record(
+                "argv --apparmor",
+                json!(flag.value),
+                Value::Null,
+                format!("exec --apparmor {} dropped: {why}", flag.value),
             );
         }
     }

@@ -154,6 +154,7 @@ pub fn plan_container(
             profile: &profile,
             host: &facts,
             container_caps: None,
+            container_apparmor: None,
         };
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", path.display()))?;
@@ -175,6 +176,7 @@ pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Sp
         profile,
         host: facts,
         container_caps: None,
+        container_apparmor: None,
     };
     let changes = steps::harden(&mut spec, &cx, steps::CREATE)?;
     Ok((spec, changes))

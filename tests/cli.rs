@@ -63,6 +63,16 @@ impl Env {
     fn run(&self, args: &[&str]) -> Output {
         self.run_as("rampart", args)
     }
+    /// [`Env::run`], which must succeed.
+    fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
     fn cfg(&self) -> String {
         format!(
             "--rampart-config={}",
@@ -506,6 +516,62 @@ fn exec_is_clamped_to_what_the_running_container_holds() {
     assert!(out.status.success());
     let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
     assert_eq!(p["capabilities"]["bounding"], json!([]));
+}
+
+/// Docker asks exec'd processes for the AppArmor profile it chose at create (docker-default,
+/// which Rampart replaced), and `docker exec --privileged` for unconfined: the process runs
+/// under the container's own profile, from a process file or from `--apparmor`.
+#[test]
+fn exec_runs_under_the_containers_apparmor_profile() {
+    let e = Env::new();
+    let state_dir = e.dir.join("state/cid");
+    fs::create_dir_all(&state_dir).unwrap();
+    fs::write(
+        state_dir.join("state.json"),
+        br#"{"config":{"capabilities":{"Bounding":[]},"apparmor_profile":"rampart-default"}}"#,
+    )
+    .unwrap();
+    let process = json!({"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/",
+        "apparmorProfile": "unconfined"});
+    let pfile = e.dir.join("process.json");
+    fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
+    let (c, root) = (e.cfg(), e.dir.join("state"));
+    let root = root.to_str().unwrap();
+    e.run_ok(&[
+        &c,
+        "--root",
+        root,
+        "exec",
+        "-p",
+        pfile.to_str().unwrap(),
+        "cid",
+    ]);
+    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    assert_eq!(p["apparmorProfile"], "rampart-default");
+    let tail = ["--apparmor=rampart-default", "cid", "sh"];
+    let argv = [
+        &[
+            c.as_str(),
+            "--root",
+            root,
+            "exec",
+            "--apparmor",
+            "docker-default",
+        ],
+        &tail[..],
+    ];
+    e.run_ok(&argv.concat());
+    assert_eq!(
+        e.recorded_argv().unwrap(),
+        [&["--root", root, "exec"], &tail[..]].concat()
+    );
+    let audit = e.audit_lines();
+    assert!(
+        audit[1]
+            .to_string()
+            .contains("exec --apparmor docker-default dropped"),
+        "{audit:?}"
+    );
 }
 
 #[test]

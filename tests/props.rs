@@ -849,6 +849,7 @@ fn check(input: &Value, unknown: &BTreeMap<String, Value>, p: &Profile) -> Resul
         profile: p,
         host: &h,
         container_caps: None,
+        container_apparmor: None,
     };
     let mut hardened = spec.clone();
     if steps::harden(&mut hardened, &cx, steps::CREATE).is_err() {

@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
         let cx = Context {
             profile: p,
             host: &host,
-            container_caps: None,
+            container_caps: None, container_apparmor: None,
         };
         let mut spec = request.clone();
         if steps::harden(&mut spec, &cx, steps::CREATE).is_err() {

@@ -138,6 +138,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: held,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         apply(spec, &cx, &mut Changes::new("capabilities", &mut out)).unwrap();
@@ -246,6 +247,7 @@ mod tests {
                 profile: &p,
                 host: &h,
                 container_caps: None,
+                container_apparmor: None,
             };
             let mut out = Vec::new();
             let err = apply(s, &cx, &mut Changes::new("capabilities", &mut out)).unwrap_err();

@@ -9,6 +9,11 @@
 //!
 //! SELinux: a label the request has is kept; `selinux_type` is added only where SELinux is
 //! enabled.
+//!
+//! `exec` ([`apply_exec`]): the process runs under the container's AppArmor profile. Docker
+//! asks for the profile it chose at create (docker-default, which Rampart replaced) and
+//! `docker exec --privileged` for `unconfined`; either would leave the exec'd process less
+//! confined than the container.
 
 use super::Context;
 use crate::change::Changes;
@@ -39,6 +44,56 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         ch.set(spec, SE, json!(label), why)?;
     }
     Ok(())
+}
+
+/// Step for `exec`: an AppArmor profile the process asks for that is not the container's
+/// own is set back to it.
+pub fn apply_exec(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
+    let Some(asked) = spec.get(AA).and_then(Value::as_str) else {
+        return Ok(());
+    };
+    match exec_profile(asked, cx) {
+        Some((Some(own), why)) => ch.set(spec, AA, json!(own), why).map(drop),
+        Some((None, why)) => {
+            let before = spec.remove(AA);
+            ch.record(AA, before, Value::Null, why);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// What an exec'd process asking for AppArmor profile `asked` gets instead, if anything:
+/// `Some((Some(profile), why))`, or `Some((None, why))` to leave the choice to runc (which
+/// then uses the container's own profile).
+pub fn exec_profile(asked: &str, cx: &Context) -> Option<(Option<String>, String)> {
+    match cx.container_apparmor {
+        _ if asked.is_empty() => None,
+        Some(own) if own == asked => None,
+        // The container runs without AppArmor: a profile for this process only confines more.
+        Some("") => None,
+        Some(own) => Some((
+            Some(own.to_string()),
+            format!("exec runs under the container's AppArmor profile {own}, not {asked}"),
+        )),
+        None if asked == "unconfined"
+            && !cx
+                .profile
+                .policy
+                .waive
+                .iter()
+                .any(|w| w == "apparmor-unconfined") =>
+        {
+            Some((
+                None,
+                format!(
+                    "exec asked for AppArmor profile unconfined, which profile {} does not waive (apparmor-unconfined); runc uses the container's own profile",
+                    cx.profile.name
+                ),
+            ))
+        }
+        None => None,
+    }
 }
 
 fn replaceable(name: &str, patterns: &[String]) -> bool {
@@ -141,6 +196,7 @@ mod tests {
             profile: p,
             host: h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("lsm", &mut out))?;
@@ -274,5 +330,69 @@ mod tests {
         s.set(SE, json!("system_u:system_r:spc_t:s0")).unwrap();
         run(&mut s, &p, &host("selinux")).unwrap();
         assert_eq!(s.get(SE).unwrap(), "system_u:system_r:spc_t:s0");
+    }
+
+    /// The exec step over a process asking for `asked`, in a container running under `own`.
+    fn exec(asked: Option<&str>, own: Option<&str>, p: &Profile) -> (Option<Value>, Vec<Change>) {
+        let mut s = Spec::from_value(
+            json!({"ociVersion": "1.0.2", "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}}}),
+        )
+        .unwrap();
+        if let Some(a) = asked {
+            s.set(AA, json!(a)).unwrap();
+        }
+        let h = facts();
+        let cx = Context {
+            profile: p,
+            host: &h,
+            container_caps: None,
+            container_apparmor: own,
+        };
+        let mut out = Vec::new();
+        apply_exec(&mut s, &cx, &mut Changes::new("lsm", &mut out)).unwrap();
+        (s.get(AA).cloned(), out)
+    }
+
+    #[test]
+    fn exec_runs_under_the_containers_apparmor_profile() {
+        let p = profile("restricted");
+        let own = Some("rampart-default");
+        // Docker asks for the profile it chose at create, which Rampart replaced.
+        let (got, out) = exec(Some("docker-default"), own, &p);
+        assert_eq!(got, Some(json!("rampart-default")));
+        assert!(
+            out[0].reason.contains("container's AppArmor profile"),
+            "{out:?}"
+        );
+        // `docker exec --privileged` asks for unconfined.
+        assert_eq!(
+            exec(Some("unconfined"), own, &p).0,
+            Some(json!("rampart-default"))
+        );
+        // Nothing to change: the same profile, none asked for, or a container without one.
+        for (asked, own) in [
+            (Some("rampart-default"), own),
+            (None, own),
+            (Some("my-strict"), Some("")),
+        ] {
+            let (got, out) = exec(asked, own, &p);
+            assert_eq!(got, asked.map(|a| json!(a)));
+            assert!(out.is_empty(), "{asked:?} in {own:?}: {out:?}");
+        }
+        // The container's state unreadable: unconfined is left to runc (the container's own
+        // profile), unless the profile waives apparmor-unconfined; other names stay.
+        let (got, out) = exec(Some("unconfined"), None, &p);
+        assert_eq!(got, None);
+        assert!(out[0].reason.contains("does not waive"), "{out:?}");
+        assert_eq!(
+            exec(Some("docker-default"), None, &p).0,
+            Some(json!("docker-default"))
+        );
+        let mut waiving = profile("restricted");
+        waiving.policy.waive = vec!["apparmor-unconfined".into()];
+        assert_eq!(
+            exec(Some("unconfined"), None, &waiving).0,
+            Some(json!("unconfined"))
+        );
     }
 }

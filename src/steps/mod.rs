@@ -26,6 +26,9 @@ pub struct Context<'a> {
     /// For `exec`: the capabilities the running container holds (from runc's state), which
     /// an exec'd process may not exceed.
     pub container_caps: Option<&'a [String]>,
+    /// For `exec`: the running container's AppArmor profile (from runc's state; empty when it
+    /// runs without one), which an exec'd process runs under too.
+    pub container_apparmor: Option<&'a str>,
 }
 
 pub type StepFn = fn(&mut Spec, &Context, &mut Changes) -> Result<()>;
@@ -50,6 +53,7 @@ pub const EXEC: &[(&str, StepFn)] = &[
     ("capabilities", capabilities::apply),
     ("no_new_privileges", no_new_privileges::apply),
     ("rlimits", rlimits::apply),
+    ("lsm", lsm::apply_exec),
 ];
 
 /// Runs `steps` over `spec`, then checks the result is still a valid spec.
@@ -144,6 +148,7 @@ mod tests {
                     profile: &p,
                     host: &h,
                     container_caps: None,
+                    container_apparmor: None,
                 };
                 let mut out = input.clone();
                 harden(&mut out, &cx, CREATE).unwrap_or_else(|e| panic!("{name}/{pname}: {e:#}"));

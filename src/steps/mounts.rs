@@ -45,6 +45,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut s = fixture("docker-20.10/hostpid.json"); // binds the host's /dev/shm
         let mut out = Vec::new();

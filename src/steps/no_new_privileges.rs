@@ -34,6 +34,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         for (fixture_name, expect_change) in [
             ("docker-20.10/default.json", true),

@@ -77,6 +77,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         for (name, mut s) in all_fixtures() {
             let before: Vec<String> = s.typed("/linux/maskedPaths").unwrap().unwrap_or_default();

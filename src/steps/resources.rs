@@ -171,6 +171,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("resources", &mut out)).unwrap();

@@ -137,6 +137,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
@@ -186,6 +187,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         let e = apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap_err();

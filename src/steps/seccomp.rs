@@ -78,6 +78,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         harden(spec, &cx, STEPS)
             .unwrap()
@@ -173,6 +174,7 @@ mod tests {
             profile: &p,
             host: &h,
             container_caps: None,
+            container_apparmor: None,
         };
         for (ptr, bad) in [
             ("/linux/seccomp/defaultAction", json!("SCMP_ACT_SOMETIMES")),

@@ -352,6 +352,7 @@ mod tests {
             profile: p,
             host: h,
             container_caps: None,
+            container_apparmor: None,
         };
         let mut out = Vec::new();
         apply(s, &cx, &mut Changes::new("userns", &mut out))?;
