@@ -69,6 +69,8 @@ pub struct CommandArgs {
     pub process: Option<PathBuf>,
     pub caps: Vec<FlagArg>,
     pub apparmor: Vec<FlagArg>,
+    /// `exec --cwd`.
+    pub cwd: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -209,6 +211,7 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
                 tokens: i..i + used,
                 value: v.to_string_lossy().into_owned(),
             }),
+            ("cwd", Some(v)) => cmd.cwd = Some(v.to_string_lossy().into_owned()),
             ("apparmor", Some(v)) => cmd.apparmor.push(FlagArg {
                 tokens: i..i + used,
                 value: v.to_string_lossy().into_owned(),

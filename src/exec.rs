@@ -9,7 +9,7 @@ use crate::host::HostFacts;
 use crate::profile::Profile;
 use crate::spec::Spec;
 use crate::steps::{self, Context};
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -62,6 +62,24 @@ pub fn running(root: Option<&Path>, id: &str) -> Running {
     }
 }
 
+/// The exec'd process may not start in /proc either (policy rule cwd-in-proc).
+fn refuse_cwd(field: &str, cwd: &str, profile: &Profile) -> Result<()> {
+    let rule = &crate::policy::cwd::CWD_IN_PROC;
+    if profile.policy.mode != crate::profile::Mode::Enforce
+        || profile.policy.waive.iter().any(|w| w == rule.id)
+    {
+        return Ok(());
+    }
+    match crate::policy::cwd::violation(field, cwd) {
+        Some(mut v) => {
+            v.rule = rule.id;
+            v.reference = rule.reference;
+            bail!(crate::policy::refusal_message(&profile.name, &[v]))
+        }
+        None => Ok(()),
+    }
+}
+
 pub struct ExecPlan {
     pub changes: Vec<Change>,
     /// The process file, hardened, to write back (None when there was no `--process`).
@@ -90,6 +108,9 @@ pub fn plan(
     };
     let mut changes = Vec::new();
     let mut process = None;
+    if let Some(cwd) = &cmd.cwd {
+        refuse_cwd("argv --cwd", cwd, profile)?;
+    }
     if let Some(path) = &cmd.process {
         let bytes = crate::bundle::read(path)
             .with_context(|| format!("exec process file {}", path.display()))?;
@@ -97,6 +118,9 @@ pub fn plan(
             .with_context(|| format!("{} is not valid JSON", path.display()))?;
         let mut spec = Spec::from_value(json!({"ociVersion": "1.0.2", "process": raw}))
             .with_context(|| format!("{} is not an OCI process", path.display()))?;
+        if let Some(cwd) = spec.get("/process/cwd").and_then(Value::as_str) {
+            refuse_cwd(&format!("{}: cwd", path.display()), cwd, profile)?;
+        }
         changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
         if changes.iter().any(|c| c.before != c.after) {
             let out = spec

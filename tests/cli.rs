@@ -518,6 +518,42 @@ fn exec_is_clamped_to_what_the_running_container_holds() {
     assert_eq!(p["capabilities"]["bounding"], json!([]));
 }
 
+/// CVE-2024-21626: a working directory inside /proc (an image's WORKDIR, or `exec --cwd`)
+/// is refused before runc runs, with the rule and how to waive it.
+#[test]
+fn a_working_directory_in_proc_is_refused() {
+    let e = Env::new();
+    let mut spec = fixture("docker-20.10/default.json");
+    spec["process"]["cwd"] = json!("/proc/self/fd/7");
+    e.write_spec(&spec);
+    let before = fs::read(e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[cwd-in-proc]") && err.contains("CVE-2024-21626"),
+        "{err}"
+    );
+    assert!(err.contains(r#"waive = ["cwd-in-proc"]"#), "{err}");
+    assert_eq!(fs::read(e.config_path()).unwrap(), before);
+    assert!(e.recorded_argv().is_none(), "runc must not run");
+    let pfile = e.dir.join("process.json");
+    let process =
+        json!({"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/tmp/../proc/1/cwd"});
+    fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
+    let c = e.cfg();
+    for argv in [
+        vec![c.as_str(), "exec", "-p", pfile.to_str().unwrap(), "cid"],
+        vec![c.as_str(), "exec", "--cwd", "/proc/self/fd/9", "cid", "sh"],
+    ] {
+        let out = e.run(&argv);
+        assert_eq!(out.status.code(), Some(1), "{argv:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("[cwd-in-proc]"), "{err}");
+        assert!(e.recorded_argv().is_none(), "runc must not run");
+    }
+}
+
 /// Docker asks exec'd processes for the AppArmor profile it chose at create (docker-default,
 /// which Rampart replaced), and `docker exec --privileged` for unconfined: the process runs
 /// under the container's own profile, from a process file or from `--apparmor`.

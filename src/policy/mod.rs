@@ -11,6 +11,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod cwd;
 pub mod hooks;
 pub mod lsm;
 pub mod mounts;
@@ -73,6 +74,7 @@ pub const RULES: &[Rule] = &[
     sysctls::NET_SYSCTL_HOST_NETNS,
     hooks::HOOK_NOT_ALLOWED,
     lsm::APPARMOR_UNCONFINED,
+    cwd::CWD_IN_PROC,
     user::ROOT_USER,
 ];
 
@@ -286,6 +288,9 @@ mod tests {
         use serde_json::json;
         type Edit = fn(&mut crate::spec::Spec);
         let cases: &[(&str, Edit)] = &[
+            ("cwd-in-proc", |s| {
+                s.set("/process/cwd", json!("/proc/self/fd/7")).unwrap();
+            }),
             ("apparmor-unconfined", |s| {
                 s.set("/process/apparmorProfile", json!("unconfined"))
                     .unwrap();
