@@ -385,5 +385,20 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        // A profile whose [userns] maps root away (or refuses) needs no uid from the request;
+        // one that may skip the user namespace still refuses root.
+        let mut mapped = rootless.clone();
+        mapped.userns.enabled = true;
+        let docker = fixture("docker-20.10/default.json");
+        let n = |p: &crate::profile::Profile| {
+            let cx = super::PolicyContext {
+                profile: p,
+                host: &h,
+            };
+            super::evaluate(&docker, &cx, &[]).unwrap().len()
+        };
+        assert_eq!(n(&mapped), 0);
+        mapped.userns.on_unsupported = crate::profile::OnUnsupported::Skip;
+        assert_eq!(n(&mapped), 1);
     }
 }

@@ -1,5 +1,6 @@
 //! Root without a user namespace: allowed by default (with no capabilities and
-//! no-new-privileges it holds little); refused where the profile says so.
+//! no-new-privileges it holds little); refused where the profile says so, unless the
+//! profile's own `[userns]` maps root away (enabled, and refusing where it cannot).
 
 use super::{Rule, Violation};
 use crate::profile::RootUser;
@@ -18,12 +19,15 @@ pub const ROOT_USER: Rule = Rule {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
-        let userns = namespaces.iter().any(|n| n["type"] == "user");
+        // The profile's [userns] adds one, or refuses the container where it cannot.
+        let added = cx.profile.userns.enabled
+            && cx.profile.userns.on_unsupported == crate::profile::OnUnsupported::Refuse;
+        let userns = added || namespaces.iter().any(|n| n["type"] == "user");
         Ok(if uid == 0 && !userns {
             vec![Violation::new(
                 "/process/user/uid",
                 json!(0),
-                "uid 0 in the container is uid 0 on the host",
+                "uid 0 in the container is uid 0 on the host (a profile with [userns] enabled = true maps it to an unprivileged id)",
             )]
         } else {
             vec![]
