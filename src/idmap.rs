@@ -42,6 +42,20 @@ pub struct UsernsFacts {
     pub missing: Vec<String>,
     /// Flags of the filesystem each bind source (and /sys) lives on: `ro`, `nosuid`, ...
     pub mount_flags: BTreeMap<String, Vec<String>>,
+    /// The user namespace that owns namespaces the spec joins, where the container can join
+    /// it too (a CRI pod's containers and their sandbox's); `mapping` is then its mapping.
+    pub joined: Option<Joined>,
+}
+
+/// A user namespace of a pod sandbox that a container joins with the sandbox's namespaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    /// `/proc/PID/ns/user` of the sandbox.
+    pub path: String,
+    /// Its mapping (one range for uids and one for gids, inside the profile's pool).
+    pub mapping: Mapping,
+    /// OCI types of the namespaces the spec joins that this user namespace owns.
+    pub owns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -359,9 +373,20 @@ pub fn gather(
         .map(|s| (s.display().to_string(), flags_of(s)))
         .collect();
     let allocate_now = container.filter(|_| profile.policy.mode == Mode::Enforce);
-    let (mapping, origin) = match resolve(p, allocate_now) {
-        Ok(x) => (Ok(x.0), x.1),
-        Err(e) => (Err(format!("{e:#}")), String::new()),
+    let joined = joined_userns(request, p);
+    let (mapping, origin) = match (
+        &joined,
+        resolve(p, allocate_now.filter(|_| joined.is_none())),
+    ) {
+        (Some(j), _) => (
+            Ok(j.mapping),
+            format!(
+                "the mapping of user namespace {}, which owns the namespaces it joins",
+                j.path
+            ),
+        ),
+        (None, Ok(x)) => (Ok(x.0), x.1),
+        (None, Err(e)) => (Err(format!("{e:#}")), String::new()),
     };
     if let (Ok(m), Some(_), true) = (&mapping, allocate_now, p.fix_traversal) {
         for d in dirs.iter().filter(|d| d.blocks(m)) {
@@ -376,7 +401,98 @@ pub fn gather(
         dirs,
         missing,
         mount_flags,
+        joined,
     })
+}
+
+/// The user namespace owning every pid, ipc, uts and network namespace `request` joins by
+/// path, if one does, it is not the host's, it maps one range of ids inside the profile's
+/// pool (so Rampart set it up for a container under this profile) and it can be named by a
+/// `/proc/PID/ns/user` path. runc 1.1 joins the user namespace first, so every other
+/// namespace joined must belong to it: a CRI pod's containers also join the sandbox's
+/// network namespace, which CNI created on the host, and get no user namespace here.
+fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // ioctl(2) NS_GET_USERNS = _IO(0xb7, 0x1): an fd of the namespace's owning user namespace.
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let owner = |path: &str| -> Option<u64> {
+        let f = std::fs::File::open(path).ok()?;
+        // SAFETY: a valid open fd and an ioctl that takes no argument.
+        let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: the ioctl returned a new fd that nothing else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        std::fs::File::from(owned).metadata().ok().map(|m| m.ino())
+    };
+    let host = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
+    let namespaces: Vec<Value> = request.typed("/linux/namespaces").ok()??;
+    let joined: Vec<(String, String)> = namespaces
+        .iter()
+        .filter(|n| matches!(n["type"].as_str(), Some("pid" | "ipc" | "uts" | "network")))
+        .filter_map(|n| {
+            Some((
+                n["type"].as_str()?.to_string(),
+                n["path"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    for (_, path) in &joined {
+        let Some(pid) = path
+            .strip_prefix("/proc/")
+            .and_then(|r| r.split_once('/'))
+            .map(|(pid, _)| pid)
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && !pid.is_empty())
+        else {
+            continue;
+        };
+        let user = format!("/proc/{pid}/ns/user");
+        let Some(ino) = std::fs::metadata(&user).ok().map(|m| m.ino()) else {
+            continue;
+        };
+        if ino == host {
+            continue;
+        }
+        let owns: Vec<String> = joined
+            .iter()
+            .filter(|(_, q)| owner(q) == Some(ino))
+            .map(|(t, _)| t.clone())
+            .collect();
+        if owns.len() != joined.len() {
+            continue;
+        }
+        let one = |file: &str| -> Option<(u32, u32)> {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+            let lines: Vec<Vec<u32>> = text
+                .lines()
+                .map(|l| {
+                    l.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .collect();
+            match lines.as_slice() {
+                [l] if l.len() == 3 && l[0] == 0 => Some((l[1], l[2])),
+                _ => None,
+            }
+        };
+        let ((uid, size), (gid, gsize)) = (one("uid_map")?, one("gid_map")?);
+        let (pool_uid, pool_gid, count) = pool(p, Path::new("/etc")).ok()?;
+        let inside = |first: u32, start: u32| {
+            u64::from(first) >= u64::from(start)
+                && u64::from(first) + u64::from(size) <= u64::from(start) + u64::from(count)
+        };
+        if size != gsize || !inside(uid, pool_uid) || !inside(gid, pool_gid) {
+            return None;
+        }
+        return Some(Joined {
+            path: user,
+            mapping: Mapping { uid, gid, size },
+            owns,
+        });
+    }
+    None
 }
 
 fn resolve(p: &UsernsPolicy, container: Option<&Container>) -> Result<(Mapping, String)> {

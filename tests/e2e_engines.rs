@@ -114,7 +114,7 @@ fn stderr(out: &Output) -> String {
 /// What Rampart says when a profile extends one that does not exist.
 fn broken_profile_message() -> String {
     format!(
-        "rampart: profile \"broken\" extends \"nonexistent\": unknown profile \"nonexistent\": known profiles are baseline, broken, hostnet, isolated, restricted; admins add profiles as NAME.toml in {}",
+        "rampart: profile \"broken\" extends \"nonexistent\": unknown profile \"nonexistent\": known profiles are baseline, broken, hostnet, isolated, isolated-e2e, restricted; admins add profiles as NAME.toml in {}",
         profiles_dir().display()
     )
 }
@@ -525,6 +525,45 @@ fn cri_profile_annotation_selects_the_profile_per_pod() {
     let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
     assert_eq!(code, 0, "{inside}");
     assert_baseline(&inside);
+}
+
+/// A pod under `isolated` (chosen by an allow-listed annotation): the sandbox runs with root
+/// mapped to an unprivileged host id. Its app containers cannot have a user namespace under
+/// runc 1.1 (they join the sandbox's ipc and uts namespaces, and CNI's network namespace,
+/// which belong to different user namespaces), so the kubelet sees a refusal that says so
+/// and how to opt out, and nothing runs without one.
+#[test]
+fn cri_pod_under_isolated_maps_the_sandbox_and_refuses_app_containers_clearly() {
+    if !ready() {
+        return;
+    }
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs("isolated");
+    let ann = [("rampart.dev/profile", "isolated-e2e")];
+    let pod = cri
+        .run_pod("isolated", "rampart", false, &ann, &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
+    let map = fs::read_to_string(format!("/proc/{}/uid_map", pod.sandbox_pid())).unwrap();
+    let first: Vec<u64> = map
+        .split_whitespace()
+        .take(3)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    assert!(
+        matches!(first.as_slice(), [0, host, 65536] if *host >= 0x7000_0000),
+        "the sandbox's root is not mapped to the isolated pool: {map}"
+    );
+    let err = pod
+        .try_run_container("probe", &["true"], &[])
+        .expect_err("an app container started under isolated");
+    for part in [
+        "rampart: cannot harden",
+        "profile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1",
+        "joins the ipc namespace",
+        "on_unsupported = \"skip\"",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
 }
 
 const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/probe status";

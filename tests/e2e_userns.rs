@@ -296,8 +296,11 @@ fn sysfs_is_a_read_only_bind_when_the_network_namespace_is_joined() {
     assert!(map_line(l[3]).1 >= POOL, "{out}");
 }
 
+/// `--network container:A` and `--ipc container:A` with A under isolated: B joins A's user
+/// namespace too (it owns what B joins), so both run with A's mapping. A namespace owned by
+/// another user namespace than A's (here: the host's uts) is still refused.
 #[test]
-fn another_containers_network_can_be_joined_but_not_its_pid_ipc_uts() {
+fn another_containers_namespaces_are_joined_with_its_user_namespace() {
     if !common::require_root_tools() {
         return;
     }
@@ -339,23 +342,27 @@ fn another_containers_network_can_be_joined_but_not_its_pid_ipc_uts() {
         spec["linux"].as_object_mut().unwrap().remove("sysctl");
         spec
     };
-    let net = join(
-        "network",
-        "net",
-        "cat /proc/self/uid_map; grep ' /sys ' /proc/self/mounts",
-    );
+    let a_map = fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    let a_user = fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    let script =
+        "cat /proc/self/uid_map; readlink /proc/self/ns/user; grep ' /sys ' /proc/self/mounts";
+    let net = join("network", "net", script);
     let out = ok(rampart("iso-hostnet"), &net);
-    assert!(
-        map_line(&out).1 >= POOL && out.contains(" /sys sysfs ro,"),
-        "{out}"
-    );
-    let err = failed(rampart("iso"), &join("ipc", "ipc", "true"));
-    assert!(
-        err.contains(&format!(
-            "joins the ipc namespace \\\"/proc/{pid}/ns/ipc\\\""
-        )) || err.contains(&format!("joins the ipc namespace \"/proc/{pid}/ns/ipc\"")),
-        "{err}"
-    );
+    assert_eq!(map_line(&out), map_line(&a_map), "{out}");
+    assert!(out.contains(&a_user.display().to_string()), "{out}");
+    assert!(out.contains(" /sys sysfs ro,"), "{out}");
+    let out = ok(rampart("iso"), &join("ipc", "ipc", script));
+    assert_eq!(map_line(&out), map_line(&a_map), "{out}");
+    assert!(out.contains(&a_user.display().to_string()), "{out}");
+    // The host's uts namespace belongs to the host's user namespace, not A's.
+    let mut uts = join("ipc", "ipc", "true");
+    for n in uts["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "uts" {
+            n["path"] = json!("/proc/self/ns/uts");
+        }
+    }
+    let err = failed(rampart("iso"), &uts);
+    assert!(err.contains("joins the uts namespace"), "{err}");
     assert!(
         err.contains("on_unsupported = \\\"skip\\\"") || err.contains("on_unsupported = \"skip\""),
         "{err}"

@@ -13,9 +13,14 @@
 //! - mount points missing from the image cannot be created by the mapped root: the profile's
 //!   own tmpfs mounts there are dropped; the request's are refused.
 //!
+//! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
+//! too, with its mapping, where that user namespace owns every namespace joined and Rampart
+//! set it up under the same profile (`idmap` finds it). A CRI pod's app containers do not
+//! qualify: they also join the sandbox's network namespace, which CNI made on the host.
+//!
 //! What cannot work is refused with the reason and the opt-out, or, with `on_unsupported =
-//! "skip"`, run without a user namespace and recorded: joined or host pid/ipc/uts namespaces
-//! (a pod's app containers under CRI), ids beyond the mapping, a request's own user
+//! "skip"`, run without a user namespace and recorded: host pid/ipc/uts namespaces, joined
+//! ones no such user namespace owns, ids beyond the mapping, a request's own user
 //! namespace that maps host root. A request's own user namespace is otherwise kept.
 
 use super::Context;
@@ -76,6 +81,11 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         None => return refuse(cx, ch, "no host facts for it (a Rampart bug)".into()),
     };
     let facts = cx.host.userns.as_ref().expect("checked above");
+    // A pod's containers join the sandbox's namespaces; where a user namespace Rampart gave
+    // the sandbox owns them, the container joins that one too (as Kubernetes pods with user
+    // namespaces do), with its mapping.
+    let pod = facts.joined.as_ref();
+    let owned_by_pod = |kind: &str| pod.is_some_and(|j| j.owns.iter().any(|k| k == kind));
     let mut why = Vec::new();
     for (kind, what) in [
         ("pid", "mount /proc"),
@@ -86,7 +96,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             None => why.push(format!(
                 "it shares the host's {kind} namespace, which a new user namespace does not own (runc cannot {what})"
             )),
-            Some(n) if n.get("path").and_then(Value::as_str).is_some_and(|p| !p.is_empty()) => {
+            Some(n)
+                if n.get("path").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
+                    && !owned_by_pod(kind) =>
+            {
                 why.push(format!(
                     "it joins the {kind} namespace {}, owned by another user namespace (a pod's containers under CRI join the sandbox's; runc 1.1 cannot {what} there)",
                     n["path"]
@@ -155,16 +168,26 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     }
 
     let mut ns = namespaces.clone();
-    ns.push(json!({"type": "user"}));
-    ch.set(
-        spec,
-        "/linux/namespaces",
-        json!(ns),
-        format!(
-            "profile {} runs the container in a user namespace of its own: root in it is host uid {}",
-            cx.profile.name, m.uid
-        ),
-    )?;
+    let why_ns = match pod {
+        Some(j) => {
+            ns.push(json!({"type": "user", "path": j.path}));
+            format!(
+                "profile {} runs the container in the user namespace {} of the pod whose {} namespaces it joins: root in it is host uid {}",
+                cx.profile.name,
+                j.path,
+                j.owns.join(", "),
+                m.uid
+            )
+        }
+        None => {
+            ns.push(json!({"type": "user"}));
+            format!(
+                "profile {} runs the container in a user namespace of its own: root in it is host uid {}",
+                cx.profile.name, m.uid
+            )
+        }
+    };
+    ch.set(spec, "/linux/namespaces", json!(ns), why_ns)?;
     for (k, host) in [("uidMappings", m.uid), ("gidMappings", m.gid)] {
         ch.set(
             spec,
@@ -339,6 +362,7 @@ mod tests {
             }],
             missing: vec![],
             mount_flags: Default::default(),
+            joined: None,
         };
         f(&mut u);
         HostFacts {
@@ -559,6 +583,46 @@ mod tests {
         let orig = s.clone();
         run(&mut s, &host(|_| {})).unwrap();
         assert_eq!(s, orig);
+    }
+
+    /// A pod's container joins the user namespace Rampart gave its sandbox, where that one
+    /// owns every namespace it joins except the network (CNI's, the host's).
+    #[test]
+    fn a_pods_container_joins_its_sandboxs_user_namespace() {
+        let pod = |owns: &[&str]| {
+            host(|u| {
+                u.joined = Some(crate::idmap::Joined {
+                    path: "/proc/6770/ns/user".into(),
+                    mapping: M,
+                    owns: owns.iter().map(|s| s.to_string()).collect(),
+                })
+            })
+        };
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        let out = run(&mut s, &pod(&["pid", "ipc", "uts"])).unwrap();
+        let ns: Vec<Value> = s.typed("/linux/namespaces").unwrap().unwrap();
+        assert!(ns.contains(&json!({"type": "user", "path": "/proc/6770/ns/user"})));
+        assert_eq!(
+            s.get("/linux/uidMappings").unwrap(),
+            &json!([{"containerID": 0, "hostID": M.uid, "size": M.size}])
+        );
+        assert!(
+            out.iter()
+                .any(|c| c.reason.contains("of the pod whose pid, ipc, uts"))
+        );
+        // The network namespace is not the container's own: /sys is the host's, read-only.
+        let sys: Vec<Value> = s.typed("/mounts").unwrap().unwrap();
+        assert!(
+            sys.iter()
+                .any(|m| m["destination"] == "/sys" && m["type"] == "bind")
+        );
+        // A joined namespace the sandbox's user namespace does not own is still refused.
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        let err = format!("{:#}", run(&mut s, &pod(&["ipc", "uts"])).unwrap_err());
+        assert!(
+            err.contains("joins the pid namespace") && !err.contains("ipc"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -34,8 +34,10 @@ pub fn engines_dir() -> PathBuf {
 /// Rampart's config for engine tests: the real runc, an audit log and a profiles dir under
 /// target/e2e/engines, and an annotation allow-list. Profiles: `broken` extends a profile
 /// that does not exist (every create with it is refused); `hostnet` is restricted with the
-/// host-network and host-UTS rules waived (host-network pods). Annotations allowed:
-/// `rampart.dev/profile` = baseline, `rampart.dev/waive` = host-network, host-uts, host-ipc.
+/// host-network and host-UTS rules waived (host-network pods); `isolated-e2e` is the built-in
+/// isolated with its id allocations under target/, letting Rampart open containerd's 0700
+/// state directories (under target/) to the container's root. Annotations allowed: `rampart.dev/profile`
+/// = baseline, isolated-e2e; `rampart.dev/waive` = host-network, host-uts, host-ipc.
 pub fn rampart_config() -> PathBuf {
     static CONFIG: OnceLock<PathBuf> = OnceLock::new();
     CONFIG
@@ -50,10 +52,18 @@ pub fn rampart_config() -> PathBuf {
                 "extends = \"restricted\"\n\n[policy]\nwaive = [\"host-network\", \"host-uts\"]\n",
             )
             .unwrap();
+            fs::write(
+                profiles.join("isolated-e2e.toml"),
+                format!(
+                    "extends = \"isolated\"\n\n[userns]\nstate_dir = {:?}\nfix_traversal = true\n",
+                    dir.join("idmap")
+                ),
+            )
+            .unwrap();
             let cfg = dir.join("rampart.toml");
             let text = format!(
                 "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n\n\
-                 [[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n\n\
+                 [[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\", \"isolated-e2e\"]\n\n\
                  [[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"host-network\", \"host-uts\", \"host-ipc\"]\n",
                 runc_path(),
                 audit_log(),
@@ -732,6 +742,17 @@ pub mod cri {
             command: &[&str],
             annotations: &[(&str, &str)],
         ) -> (i32, String) {
+            self.try_run_container(name, command, annotations)
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        /// [`Pod::run_container`], or the message of the CRI call that failed.
+        pub fn try_run_container(
+            &self,
+            name: &str,
+            command: &[&str],
+            annotations: &[(&str, &str)],
+        ) -> Result<(i32, String), String> {
             let mut c = self.cri.client.clone();
             let rt = &self.cri.rt;
             let log_path = format!("{name}.log");
@@ -772,13 +793,13 @@ pub mod cri {
                         sandbox_config: Some(self.config.clone()),
                     }),
                 )
-                .unwrap_or_else(|e| panic!("CreateContainer: {e}"))
+                .map_err(|e| format!("CreateContainer: {}", e.message()))?
                 .into_inner()
                 .container_id;
             rt.block_on(c.start_container(StartContainerRequest {
                 container_id: id.clone(),
             }))
-            .unwrap_or_else(|e| panic!("StartContainer: {e}"));
+            .map_err(|e| format!("StartContainer: {}", e.message()))?;
             let deadline = Instant::now() + Duration::from_secs(60);
             let exit_code = loop {
                 let st = rt
@@ -811,7 +832,7 @@ pub mod cri {
                     (stream == "stdout").then(|| format!("{msg}\n"))
                 })
                 .collect();
-            (exit_code, stdout)
+            Ok((exit_code, stdout))
         }
     }
 
