@@ -140,10 +140,12 @@ pub fn plan_container(
             .map(|w| format!("rule {w} waived by an allow-listed annotation")),
     );
     let mode = profile.policy.mode;
-    let (mut spec, mut changes, mut refusals) = (request.clone(), Vec::new(), Vec::new());
+    let (mut changes, mut refusals) = (Vec::new(), Vec::new());
+    // The policy judges the request as the engine wrote it; the steps then harden it in place.
+    let mut spec = request;
     if mode != Mode::Off {
         refusals = policy::evaluate(
-            &request,
+            &spec,
             &PolicyContext {
                 profile: &profile,
                 host: &facts,
