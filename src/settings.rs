@@ -22,33 +22,46 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(inv: &Invocation, host: &dyn Host) -> Result<Settings> {
-        let cfg = Config::load(inv.rampart.config.as_deref())?;
-        let profile = inv
-            .rampart
-            .profile
-            .clone()
-            .or_else(|| inv.profile_from_argv0())
-            .or(cfg.default_profile.clone())
-            .unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string());
-        let runtime = match inv.rampart.runtime.clone().or(cfg.runtime.clone()) {
+        let (mut s, cfg) = Settings::load(inv, None)?;
+        s.runtime = match inv.rampart.runtime.clone().or(cfg.runtime) {
             Some(explicit) => check_runtime(&explicit, host)?,
             None => find_runc(host)?,
         };
-        Ok(Settings {
-            profile,
-            profile_from_flag: inv.rampart.profile.is_some(),
-            annotations: cfg.annotations.clone(),
+        Ok(s)
+    }
+
+    /// [`Settings::resolve`] without looking for the runtime (`runtime` is left empty), for
+    /// commands that run nothing (`audit`, on machines without runc). `profile` stands in
+    /// for `--rampart-profile`.
+    pub fn without_runtime(inv: &Invocation, profile: Option<&str>) -> Result<Settings> {
+        Settings::load(inv, profile).map(|(s, _)| s)
+    }
+
+    fn load(inv: &Invocation, profile: Option<&str>) -> Result<(Settings, Config)> {
+        let mut cfg = Config::load(inv.rampart.config.as_deref())?;
+        let from_flag = profile.map(String::from).or(inv.rampart.profile.clone());
+        let s = Settings {
+            profile: from_flag
+                .clone()
+                .or_else(|| inv.profile_from_argv0())
+                .or(cfg.default_profile.clone())
+                .unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string()),
+            profile_from_flag: from_flag.is_some(),
+            annotations: std::mem::take(&mut cfg.annotations),
             profiles: ProfileSource {
                 dir: Some(
                     cfg.profiles_dir
+                        .clone()
                         .unwrap_or_else(|| config::DEFAULT_PROFILES_DIR.into()),
                 ),
             },
-            runtime,
+            runtime: PathBuf::new(),
             audit_log: cfg
                 .audit_log
+                .clone()
                 .unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
-        })
+        };
+        Ok((s, cfg))
     }
 }
 

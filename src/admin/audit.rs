@@ -14,10 +14,8 @@
 
 use crate::argv::Invocation;
 use crate::checks::{self, Finding, Kind, Outcome, Severity};
-use crate::config::{self, Config};
 use crate::host::Host;
 use crate::pipeline::{self, Plan};
-use crate::profile::{self, ProfileSource};
 use crate::settings::Settings;
 use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
@@ -103,7 +101,7 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
         eprintln!("rampart audit: name a config.json, a bundle directory or --root DIR");
         return 2;
     }
-    let settings = match audit_settings(inv, a.profile.as_deref()) {
+    let settings = match Settings::without_runtime(inv, a.profile.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", crate::errors::message(&e));
@@ -160,30 +158,6 @@ fn pretty(v: &Value) -> String {
         "{}\n",
         serde_json::to_string_pretty(v).expect("JSON values serialise")
     )
-}
-
-/// `create`'s profile choice without its runtime lookup: audit runs nothing, so it works on
-/// machines (CI) without runc.
-fn audit_settings(inv: &Invocation, flag: Option<&str>) -> Result<Settings> {
-    let cfg = Config::load(inv.rampart.config.as_deref())?;
-    let from_flag = flag.map(String::from).or(inv.rampart.profile.clone());
-    Ok(Settings {
-        profile: from_flag
-            .clone()
-            .or_else(|| inv.profile_from_argv0())
-            .or(cfg.default_profile.clone())
-            .unwrap_or_else(|| profile::DEFAULT_PROFILE.into()),
-        profile_from_flag: from_flag.is_some(),
-        annotations: cfg.annotations,
-        profiles: ProfileSource {
-            dir: Some(
-                cfg.profiles_dir
-                    .unwrap_or_else(|| config::DEFAULT_PROFILES_DIR.into()),
-            ),
-        },
-        runtime: PathBuf::new(),
-        audit_log: PathBuf::new(),
-    })
 }
 
 fn config_path(t: &Path) -> PathBuf {
