@@ -23,17 +23,8 @@ pub const CWD_IN_PROC: Rule = Rule {
 /// The violation for working directory `cwd` given at `field`, if it lies inside /proc
 /// (read lexically, as runc would resolve `.`, `..` and repeated slashes).
 pub fn violation(field: &str, cwd: &str) -> Option<Violation> {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in cwd.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    (parts.first() == Some(&"proc")).then(|| {
+    let clean = super::mounts::clean(cwd);
+    (clean == "/proc" || clean.starts_with("/proc/")).then(|| {
         Violation::new(
             field,
             json!(cwd),

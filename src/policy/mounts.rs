@@ -51,6 +51,15 @@ pub fn clean(p: &str) -> String {
     }
 }
 
+/// The spec's mounts with their index (none when `/mounts` is missing or not a list).
+fn mounts(spec: &crate::spec::Spec) -> impl Iterator<Item = (usize, &Value)> {
+    spec.get("/mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
 fn under(path: &str, dir: &str) -> bool {
     dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
@@ -112,19 +121,17 @@ pub const SHARED_PROPAGATION: Rule = Rule {
     reference: "CIS Docker 5.20",
     check: |spec, _| {
         let mut out = Vec::new();
-        if let Some(Value::Array(mounts)) = spec.get("/mounts") {
-            for (i, m) in mounts.iter().enumerate() {
-                if let Some(o) = m
-                    .get("options")
-                    .and_then(Value::as_array)
-                    .and_then(|o| o.iter().find(|o| *o == "shared" || *o == "rshared"))
-                {
-                    out.push(Violation::new(
-                        format!("/mounts/{i}/options"),
-                        o.clone(),
-                        "mounts made in the container would appear on the host",
-                    ));
-                }
+        for (i, m) in mounts(spec) {
+            if let Some(o) = m
+                .get("options")
+                .and_then(Value::as_array)
+                .and_then(|o| o.iter().find(|o| *o == "shared" || *o == "rshared"))
+            {
+                out.push(Violation::new(
+                    format!("/mounts/{i}/options"),
+                    o.clone(),
+                    "mounts made in the container would appear on the host",
+                ));
             }
         }
         if let Some(p) = spec
@@ -146,12 +153,7 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
     title: "mount destination outside the rootfs",
     reference: "runtime-spec mounts",
     check: |spec, cx| {
-        let Some(Value::Array(mounts)) = spec.get("/mounts") else {
-            return Ok(vec![]);
-        };
-        Ok(mounts
-            .iter()
-            .enumerate()
+        Ok(mounts(spec)
             .filter_map(|(i, m)| {
                 let d = m
                     .get("destination")
@@ -181,12 +183,7 @@ pub const PROC_ELSEWHERE: Rule = Rule {
     title: "procfs or sysfs mounted outside /proc or /sys",
     reference: "runtime-spec maskedPaths/readonlyPaths",
     check: |spec, _| {
-        let Some(Value::Array(mounts)) = spec.get("/mounts") else {
-            return Ok(vec![]);
-        };
-        Ok(mounts
-            .iter()
-            .enumerate()
+        Ok(mounts(spec)
             .filter_map(|(i, m)| {
                 let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
                 let dest = clean(m.get("destination").and_then(Value::as_str).unwrap_or_default());
@@ -206,12 +203,8 @@ pub const PROC_ELSEWHERE: Rule = Rule {
 
 /// Every mount destination of a spec.
 pub fn destinations(spec: &crate::spec::Spec) -> Vec<String> {
-    let Some(Value::Array(mounts)) = spec.get("/mounts") else {
-        return Vec::new();
-    };
-    mounts
-        .iter()
-        .filter_map(|m| {
+    mounts(spec)
+        .filter_map(|(_, m)| {
             m.get("destination")
                 .and_then(Value::as_str)
                 .map(String::from)
