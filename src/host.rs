@@ -117,6 +117,13 @@ pub trait Host {
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error;
     fn self_exe(&self) -> Option<PathBuf>;
     fn path_var(&self) -> Option<OsString>;
+    /// The name (`comm`) of the process that started this one.
+    fn parent_name(&self) -> Option<String> {
+        let ppid = nix::unistd::getppid();
+        std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+            .ok()
+            .map(|s| s.trim_end().to_string())
+    }
     /// Fills `escaping_destinations` for the mounts of a spec whose rootfs is `rootfs`.
     fn mount_symlinks(&self, facts: &mut HostFacts, rootfs: &Path, destinations: &[String]) {
         for d in destinations {

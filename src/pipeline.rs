@@ -40,7 +40,15 @@ pub fn main(host: &dyn Host, argv: Vec<OsString>) -> i32 {
 }
 
 fn fail(host: &dyn Host, global: &argv::GlobalArgs, err: &anyhow::Error) -> i32 {
-    errors::report(global, host.now(), &errors::message(err));
+    let msg = errors::message(err);
+    // podman (through conmon, which passes no --log) puts the runtime's name before what it
+    // wrote on stderr: "rampart: rampart: ..." without this.
+    let named_by_engine = global.log.is_none() && host.parent_name().as_deref() == Some("conmon");
+    let msg = match msg.strip_prefix("rampart: ") {
+        Some(rest) if named_by_engine => rest,
+        _ => &msg,
+    };
+    errors::report(global, host.now(), msg);
     EXIT_FAILURE
 }
 
