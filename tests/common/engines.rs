@@ -160,6 +160,27 @@ extern "C" fn stop_daemons() {
         let _ = d.child.wait();
         eprintln!("e2e: stopped {}", d.name);
     }
+    unmount_under(&engines_dir());
+}
+
+/// Detaches every mount below `dir`, deepest first: dockerd leaves its default network
+/// namespace bind-mounted (exec/netns/default) when it stops, which would otherwise stay on
+/// the host and keep the directory from being removed.
+fn unmount_under(dir: &Path) {
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|p| Path::new(p).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let Ok(c) = std::ffi::CString::new(p) else {
+            continue;
+        };
+        // SAFETY: a valid C string; MNT_DETACH never blocks.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
 }
 
 fn register(name: &'static str, child: Child) {
