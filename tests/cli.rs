@@ -554,9 +554,9 @@ fn a_working_directory_in_proc_is_refused() {
     }
 }
 
-/// Docker asks exec'd processes for the AppArmor profile it chose at create (docker-default,
-/// which Rampart replaced), and `docker exec --privileged` for unconfined: the process runs
-/// under the container's own profile, from a process file or from `--apparmor`.
+/// Docker asks exec'd processes for the AppArmor profile it recorded at create (docker-default,
+/// which Rampart replaced; unconfined for a --privileged container): the process runs under
+/// the container's own profile, from a process file or from `--apparmor`.
 #[test]
 fn exec_runs_under_the_containers_apparmor_profile() {
     let e = Env::new();

@@ -11,9 +11,10 @@
 //! enabled.
 //!
 //! `exec` ([`apply_exec`]): the process runs under the container's AppArmor profile. Docker
-//! asks for the profile it chose at create (docker-default, which Rampart replaced) and
-//! `docker exec --privileged` for `unconfined`; either would leave the exec'd process less
-//! confined than the container.
+//! asks for the profile it recorded at create: docker-default, which Rampart replaced, or
+//! `unconfined` for a `--privileged` container (run only where an admin waived the rules);
+//! any other caller of `runc exec` may name a profile too. A different profile could leave
+//! the exec'd process less confined than the container.
 
 use super::Context;
 use crate::change::Changes;
@@ -364,7 +365,7 @@ mod tests {
             out[0].reason.contains("container's AppArmor profile"),
             "{out:?}"
         );
-        // `docker exec --privileged` asks for unconfined.
+        // Asking for unconfined (Docker does for a --privileged container).
         assert_eq!(
             exec(Some("unconfined"), own, &p).0,
             Some(json!("rampart-default"))
