@@ -9,8 +9,9 @@
 mod common;
 
 use common::engines::{
-    Containerd, Docker, IMAGE, IMAGE_REF, Podman, audit_log, cri::Cri, engines_dir, profiles_dir,
-    rampart,
+    Containerd, Docker, IMAGE, IMAGE_REF, Podman, audit_log,
+    cri::{Cri, Pod},
+    engines_dir, profiles_dir, rampart,
 };
 use common::{describe, rampart_path, runc_path, status_field};
 use std::fs;
@@ -461,6 +462,23 @@ fn audited(id: &str) -> bool {
         .contains(&format!("\"id\":\"{id}\""))
 }
 
+/// Runs pod `name` with `handler` (host network or not) and annotations, and hands it to
+/// `check`; the pod is removed when `check` returns.
+fn with_pod(
+    name: &str,
+    handler: &str,
+    host_net: bool,
+    ann: &[(&str, &str)],
+    check: impl FnOnce(&Pod),
+) {
+    let cri = Cri::connect(&Containerd::get().sock);
+    let logs = pod_logs(name);
+    let pod = cri
+        .run_pod(name, handler, host_net, ann, &logs)
+        .unwrap_or_else(|e| panic!("RunPodSandbox {name}: {}", e.message()));
+    check(&pod);
+}
+
 /// A pod's sandbox joins its CNI network namespace by path and its containers join the
 /// sandbox's: Rampart must tell these from the host's (it compares inodes with /proc/1/ns,
 /// or its own namespaces where /proc/1 cannot be read, as on this machine).
@@ -469,12 +487,9 @@ fn cri_pod_with_its_own_network_namespace_needs_no_waiver() {
     if !ready() {
         return;
     }
-    let cri = Cri::connect(&Containerd::get().sock);
-    let logs = pod_logs("netns-check");
-    let pod = cri
-        .run_pod("netns-check", "rampart", false, &[], &logs)
-        .unwrap_or_else(|e| panic!("refused: {}", e.message()));
-    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+    with_pod("netns-check", "rampart", false, &[], |pod| {
+        assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+    });
 }
 
 #[test]
@@ -482,18 +497,18 @@ fn cri_pod_with_rampart_handler_has_a_hardened_sandbox_and_containers() {
     if !ready() {
         return;
     }
-    let cri = Cri::connect(&Containerd::get().sock);
-    assert_eq!(cri.version().runtime_name, "containerd");
-    let logs = pod_logs("restricted");
-    let pod = cri
-        .run_pod("restricted", "rampart", false, &[], &logs)
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
-    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
-    assert!(audited(&pod.id), "the sandbox's create is in the audit log");
-    let (code, inside) = pod.run_container("probe", &["sh", "-c", PROBE_AND_WRITE], &[]);
-    assert_eq!(code, 0, "{inside}");
-    assert_restricted_joined_netns(&inside);
-    assert!(inside.contains("rootfs=readonly"), "{inside}");
+    assert_eq!(
+        Cri::connect(&Containerd::get().sock).version().runtime_name,
+        "containerd"
+    );
+    with_pod("restricted", "rampart", false, &[], |pod| {
+        assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+        assert!(audited(&pod.id), "the sandbox's create is in the audit log");
+        let (code, inside) = pod.run_container("probe", &["sh", "-c", PROBE_AND_WRITE], &[]);
+        assert_eq!(code, 0, "{inside}");
+        assert_restricted_joined_netns(&inside);
+        assert!(inside.contains("rootfs=readonly"), "{inside}");
+    });
 }
 
 #[test]
@@ -501,14 +516,11 @@ fn cri_pod_with_rampart_baseline_handler_uses_the_baseline_profile() {
     if !ready() {
         return;
     }
-    let cri = Cri::connect(&Containerd::get().sock);
-    let logs = pod_logs("baseline");
-    let pod = cri
-        .run_pod("baseline", "rampart-baseline", false, &[], &logs)
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
-    let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
-    assert_eq!(code, 0, "{inside}");
-    assert_baseline(&inside);
+    with_pod("baseline", "rampart-baseline", false, &[], |pod| {
+        let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
+        assert_eq!(code, 0, "{inside}");
+        assert_baseline(&inside);
+    });
 }
 
 #[test]
@@ -516,15 +528,12 @@ fn cri_profile_annotation_selects_the_profile_per_pod() {
     if !ready() {
         return;
     }
-    let cri = Cri::connect(&Containerd::get().sock);
-    let logs = pod_logs("annotated");
     let ann = [("rampart.dev/profile", "baseline")];
-    let pod = cri
-        .run_pod("annotated", "rampart", false, &ann, &logs)
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
-    let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
-    assert_eq!(code, 0, "{inside}");
-    assert_baseline(&inside);
+    with_pod("annotated", "rampart", false, &ann, |pod| {
+        let (code, inside) = pod.run_container("probe", &["/bin/probe", "status"], &[]);
+        assert_eq!(code, 0, "{inside}");
+        assert_baseline(&inside);
+    });
 }
 
 /// A pod under `isolated` (chosen by an allow-listed annotation): the sandbox runs with root
@@ -537,33 +546,30 @@ fn cri_pod_under_isolated_maps_the_sandbox_and_refuses_app_containers_clearly() 
     if !ready() {
         return;
     }
-    let cri = Cri::connect(&Containerd::get().sock);
-    let logs = pod_logs("isolated");
     let ann = [("rampart.dev/profile", "isolated-e2e")];
-    let pod = cri
-        .run_pod("isolated", "rampart", false, &ann, &logs)
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
-    let map = fs::read_to_string(format!("/proc/{}/uid_map", pod.sandbox_pid())).unwrap();
-    let first: Vec<u64> = map
-        .split_whitespace()
-        .take(3)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    assert!(
-        matches!(first.as_slice(), [0, host, 65536] if *host >= 0x7000_0000),
-        "the sandbox's root is not mapped to the isolated pool: {map}"
-    );
-    let err = pod
-        .try_run_container("probe", &["true"], &[])
-        .expect_err("an app container started under isolated");
-    for part in [
-        "rampart: cannot harden",
-        "profile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1",
-        "joins the ipc namespace",
-        "on_unsupported = \"skip\"",
-    ] {
-        assert!(err.contains(part), "{part}: {err}");
-    }
+    with_pod("isolated", "rampart", false, &ann, |pod| {
+        let map = fs::read_to_string(format!("/proc/{}/uid_map", pod.sandbox_pid())).unwrap();
+        let first: Vec<u64> = map
+            .split_whitespace()
+            .take(3)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        assert!(
+            matches!(first.as_slice(), [0, host, 65536] if *host >= 0x7000_0000),
+            "the sandbox's root is not mapped to the isolated pool: {map}"
+        );
+        let err = pod
+            .try_run_container("probe", &["true"], &[])
+            .expect_err("an app container started under isolated");
+        for part in [
+            "rampart: cannot harden",
+            "profile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1",
+            "joins the ipc namespace",
+            "on_unsupported = \"skip\"",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+    });
 }
 
 const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/probe status";
@@ -571,21 +577,18 @@ const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/prob
 /// A host-network pod (CRI leaves the network and UTS namespaces out of the sandbox's
 /// spec; its containers join the sandbox's by path) with the given handler and annotations.
 fn host_network_pod(name: &str, handler: &str, ann: &[(&str, &str)]) {
-    let cri = Cri::connect(&Containerd::get().sock);
-    let logs = pod_logs(name);
-    let pod = cri
-        .run_pod(name, handler, true, ann, &logs)
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}"));
-    assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
-    let (code, inside) = pod.run_container("probe", &["sh", "-c", HOSTNET_PROBE], &[]);
-    assert_eq!(code, 0, "{inside}");
-    assert_restricted_joined_netns(&inside);
-    let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
-    assert!(
-        inside.contains(&format!("netns={}", host_ns.display())),
-        "the container shares the host's network namespace ({})\n{inside}",
-        host_ns.display()
-    );
+    with_pod(name, handler, true, ann, |pod| {
+        assert_restricted_joined_netns(&proc_status(pod.sandbox_pid()));
+        let (code, inside) = pod.run_container("probe", &["sh", "-c", HOSTNET_PROBE], &[]);
+        assert_eq!(code, 0, "{inside}");
+        assert_restricted_joined_netns(&inside);
+        let host_ns = fs::read_link("/proc/self/ns/net").unwrap();
+        assert!(
+            inside.contains(&format!("netns={}", host_ns.display())),
+            "the container shares the host's network namespace ({})\n{inside}",
+            host_ns.display()
+        );
+    });
 }
 
 #[test]
