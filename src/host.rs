@@ -39,6 +39,15 @@ pub struct HostFacts {
     /// For a profile with a user namespace: the ids to map and what the `userns` step needs
     /// to know about the host (filled by `idmap::gather` in the pipeline).
     pub userns: Option<crate::idmap::UsernsFacts>,
+    /// The request's rootfs (`root.path` against the bundle) with symlinks resolved, when
+    /// it exists.
+    pub rootfs_real: Option<String>,
+    /// Rampart's own cgroup in each hierarchy (from /proc/self/cgroup): it runs in the
+    /// engine's cgroup, so these and their ancestors are the host's.
+    pub own_cgroups: Vec<String>,
+    /// The cgroup directory the request's `cgroupsPath` names, when it already exists with
+    /// processes in it (someone else's cgroup).
+    pub cgroup_in_use: Option<String>,
 }
 
 impl HostFacts {
@@ -58,6 +67,9 @@ impl HostFacts {
             apparmor_profiles: Vec::new(),
             selinux_enabled: false,
             userns: None,
+            rootfs_real: None,
+            own_cgroups: Vec::new(),
+            cgroup_in_use: None,
         }
     }
 }
@@ -132,6 +144,19 @@ pub trait Host {
             }
         }
     }
+    /// Fills the facts about the host paths a spec names: its rootfs resolved, Rampart's
+    /// own cgroups, and whether the cgroup it asks for is already someone's.
+    fn spec_paths(&self, facts: &mut HostFacts, rootfs: &Path, cgroups_path: Option<&str>) {
+        facts.rootfs_real = std::fs::canonicalize(rootfs)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned());
+        facts.own_cgroups = std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.splitn(3, ':').nth(2).map(String::from))
+            .collect();
+        facts.cgroup_in_use = cgroups_path.and_then(cgroup_in_use);
+    }
     /// Fills the namespace facts: the host's inodes and those of the paths a spec joins.
     fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
         // /proc/1/ns is the host's; where even root may not read it (ptrace restrictions
@@ -150,6 +175,22 @@ pub trait Host {
             }
         }
     }
+}
+
+/// The first cgroup directory, in any mounted hierarchy, that `cgroups_path` (cgroupfs
+/// form `/a/b`, or systemd form `slice:prefix:name`) names and that already has processes.
+fn cgroup_in_use(cgroups_path: &str) -> Option<String> {
+    let rel = crate::policy::cgroups::fs_path(cgroups_path)?;
+    let rel = rel.trim_start_matches('/');
+    let root = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![root.join(rel)];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        dirs.extend(entries.flatten().map(|e| e.path().join(rel)));
+    }
+    dirs.into_iter().find_map(|d| {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).ok()?;
+        (!procs.trim().is_empty()).then(|| d.display().to_string())
+    })
 }
 
 pub struct RealHost;
@@ -180,6 +221,9 @@ impl Host for RealHost {
             apparmor_profiles: lsm.apparmor_profiles,
             selinux_enabled: lsm.selinux_enabled,
             userns: None,
+            rootfs_real: None,
+            own_cgroups: Vec::new(),
+            cgroup_in_use: None,
         }
     }
 

@@ -134,6 +134,10 @@ pub fn plan_container(
     {
         let rootfs = path.parent().unwrap_or(Path::new(".")).join(root);
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
+        let cgroups_path = request
+            .get("/linux/cgroupsPath")
+            .and_then(serde_json::Value::as_str);
+        host.spec_paths(&mut facts, &rootfs, cgroups_path);
     }
     facts.userns = crate::idmap::gather(&request, &profile, path, container);
     let mut notes: Vec<String> = choice

@@ -136,7 +136,17 @@ pub struct PolicySettings {
     pub root: RootUser,
     /// Hooks that may run (on the host, as root). A `*` in `path` matches one component.
     pub hooks: Vec<HookAllow>,
+    /// The lowest `process.oomScoreAdj` accepted (kubelet gives pause containers -998).
+    pub oom_score_adj_min: i64,
+    /// Character devices a container may have or open, as "c MAJOR:MINOR" (`*` for any).
+    pub devices: Vec<String>,
 }
+
+/// The character devices every engine gives a container: null, zero, full, random,
+/// urandom, tty, console, ptmx and the pseudo-terminals.
+pub const DEFAULT_DEVICES: &[&str] = &[
+    "c 1:3", "c 1:5", "c 1:7", "c 1:8", "c 1:9", "c 5:0", "c 5:1", "c 5:2", "c 136:*",
+];
 
 impl Default for PolicySettings {
     fn default() -> Self {
@@ -150,6 +160,8 @@ impl Default for PolicySettings {
                 path: "/proc/*/exe".into(),
                 arg0: Some("libnetwork-setkey".into()),
             }],
+            oom_score_adj_min: -998,
+            devices: DEFAULT_DEVICES.iter().map(|d| d.to_string()).collect(),
         }
     }
 }
@@ -370,6 +382,9 @@ impl Profile {
             if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
                 bail!("path {p:?} must be absolute and must not contain '..'");
             }
+        }
+        for d in &self.policy.devices {
+            crate::policy::devices::parse(d).context("policy.devices")?;
         }
         crate::idmap::check(&self.userns).context("userns")?;
         Ok(())

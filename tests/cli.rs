@@ -246,7 +246,8 @@ fn fields_rampart_does_not_model_reach_the_runtime_unchanged() {
     spec["vendor.example/field"] = json!({"nested": [1, 2, {"x": null}]});
     spec["process"]["futureProcessField"] = json!("kept");
     spec["linux"]["resources"]["futureController"] = json!({"limit": 5});
-    spec["linux"]["intelRdt"] = json!({"closID": "x"});
+    // intelRdt is refused now (unusual-field); personality is decoded by runc 1.1.5 but unused.
+    spec["linux"]["personality"] = json!({"domain": "LINUX"});
     e.write_spec(&spec);
     assert!(e.docker_create(&[]).status.success());
     let c = e.recorded_config();
@@ -256,7 +257,7 @@ fn fields_rampart_does_not_model_reach_the_runtime_unchanged() {
         c["linux"]["resources"]["futureController"],
         json!({"limit": 5})
     );
-    assert_eq!(c["linux"]["intelRdt"], json!({"closID": "x"}));
+    assert_eq!(c["linux"]["personality"], json!({"domain": "LINUX"}));
     assert_eq!(c["hooks"], spec["hooks"]);
     assert_eq!(
         c["mounts"].as_array().unwrap()[..10],

@@ -11,12 +11,19 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod cgroups;
 pub mod cwd;
+pub mod devices;
+pub mod fields;
 pub mod hooks;
 pub mod lsm;
+pub mod mount_types;
 pub mod mounts;
 pub mod namespaces;
+pub mod ns_paths;
 pub mod privileged;
+pub mod process;
+pub mod rootfs;
 pub mod sysctls;
 pub mod user;
 
@@ -76,6 +83,14 @@ pub const RULES: &[Rule] = &[
     lsm::APPARMOR_UNCONFINED,
     cwd::CWD_IN_PROC,
     user::ROOT_USER,
+    rootfs::ROOT_PATH,
+    cgroups::CGROUPS_PATH,
+    process::OOM_SCORE_ADJ,
+    process::RLIMIT_RAISED,
+    devices::DEVICE_NOT_ALLOWED,
+    mount_types::MOUNT_TYPE,
+    ns_paths::NAMESPACE_PATH,
+    fields::UNUSUAL_FIELD,
 ];
 
 pub fn rule_ids() -> Vec<&'static str> {
@@ -251,6 +266,7 @@ mod tests {
                     "writable-sysfs",
                     "writable-cgroupfs",
                     "block-device",
+                    "device-not-allowed",
                 ],
             ),
             ("docker-20.10/capadd-all.json", &["all-capabilities"]),
