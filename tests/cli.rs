@@ -100,10 +100,12 @@ impl Env {
         ]);
         self.run(&args)
     }
+    /// The argv the runtime got; the bundle directory Rampart held and passed on as
+    /// `/proc/self/fd/N` reads `<held>`.
     fn recorded_argv(&self) -> Option<Vec<String>> {
         fs::read_to_string(self.dir.join("record/argv"))
             .ok()
-            .map(|s| s.lines().map(String::from).collect())
+            .map(|s| s.lines().map(held).collect())
     }
     fn recorded_config(&self) -> Value {
         serde_json::from_slice(&fs::read(self.dir.join("record/config.json")).unwrap()).unwrap()
@@ -118,6 +120,20 @@ impl Env {
     fn last_log_error(&self) -> Value {
         let text = fs::read_to_string(self.log()).unwrap();
         serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    }
+}
+
+/// `/proc/self/fd/N` (also after `=`) → `<held>`.
+fn held(arg: &str) -> String {
+    let (head, value) = match arg.split_once('=') {
+        Some((h, v)) => (format!("{h}="), v),
+        None => (String::new(), arg),
+    };
+    match value.strip_prefix("/proc/self/fd/") {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{head}<held>")
+        }
+        _ => arg.to_string(),
     }
 }
 
@@ -162,7 +178,7 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
             "json",
             "create",
             "--bundle",
-            b.to_str().unwrap(),
+            "<held>",
             "--pid-file",
             "/tmp/p",
             "cid"
@@ -178,6 +194,11 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["id"], "cid");
     assert_eq!(audit[0]["profile"], "restricted");
+    assert_eq!(
+        audit[0]["bundle"],
+        json!(fs::canonicalize(&b).unwrap().display().to_string()),
+        "the audit names the real directory"
+    );
     assert!(
         audit[0]["changes"]
             .as_array()
@@ -235,7 +256,7 @@ fn runtime_args_first_and_argv0_select_profiles_and_are_stripped() {
     assert_eq!(e.audit_lines()[0]["profile"], "baseline");
     assert_eq!(
         e.recorded_argv().unwrap(),
-        ["create", "-b", b.to_str().unwrap(), "cid"]
+        ["create", "-b", "<held>", "cid"]
     );
 }
 
@@ -803,4 +824,132 @@ fn mount_destination_through_a_symlink_above_the_rootfs_is_refused() {
         "{msg}"
     );
     assert_eq!(e.recorded_argv(), None);
+}
+
+#[test]
+fn a_fifo_config_json_is_refused_at_once_without_blocking() {
+    let e = Env::new();
+    fs::remove_file(e.config_path()).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(e.config_path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = std::time::Instant::now();
+    let out = e.docker_create(&[]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "blocked");
+    assert!(!out.status.success());
+    let err = e.last_log_error();
+    assert!(err["msg"].as_str().unwrap().contains("is a FIFO"), "{err}");
+    assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+}
+
+#[test]
+fn a_symlinked_config_json_is_refused() {
+    let e = Env::new();
+    let real = e.dir.join("elsewhere.json");
+    fs::rename(e.config_path(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert!(!out.status.success());
+    let err = e.last_log_error();
+    assert!(
+        err["msg"].as_str().unwrap().contains("is a symlink"),
+        "{err}"
+    );
+    assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+}
+
+/// The bundle path is a symlink an attacker re-points between Rampart's write and the
+/// runtime's read (here: the runtime itself re-points it first, the worst case of the race).
+/// The runtime is handed the directory Rampart judged and reads the hardened spec.
+#[test]
+fn the_runtime_reads_the_directory_rampart_judged_even_if_the_bundle_link_moves() {
+    let e = Env::new();
+    let judged = e.bundle();
+    let other = e.dir.join("other");
+    fs::create_dir_all(&other).unwrap();
+    let mut evil = fixture("docker-20.10/default.json");
+    evil["process"]["args"] = json!(["unjudged"]);
+    fs::write(
+        other.join("config.json"),
+        serde_json::to_vec(&evil).unwrap(),
+    )
+    .unwrap();
+    let link = e.dir.join("link");
+    std::os::unix::fs::symlink(&judged, &link).unwrap();
+    let runtime = e.dir.join("repointing-runtime.sh");
+    fs::write(
+        &runtime,
+        format!(
+            "#!/bin/sh\nln -sfn {other:?} {link:?}.new && mv -T {link:?}.new {link:?}\nexec {:?} \"$@\"\n",
+            fake_runtime()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o755)).unwrap();
+    let rt = format!("--rampart-runtime={}", runtime.display());
+    let c = e.cfg();
+    let link_s = link.to_str().unwrap();
+    let inline = format!("--bundle={link_s}");
+    for form in [
+        vec!["--bundle", link_s],
+        vec!["-b", link_s],
+        vec![inline.as_str()],
+    ] {
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&judged, &link).unwrap();
+        let _ = fs::remove_dir_all(e.dir.join("record"));
+        let mut args = vec![c.as_str(), rt.as_str(), "create"];
+        args.extend(form.iter().copied());
+        args.push("cid");
+        let out = e.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            other,
+            "the link was re-pointed"
+        );
+        let argv = e.recorded_argv().unwrap();
+        let bundle_arg = if form.len() == 1 {
+            vec!["--bundle=<held>".to_string()]
+        } else {
+            vec![form[0].to_string(), "<held>".to_string()]
+        };
+        assert_eq!(argv[1..1 + bundle_arg.len()], bundle_arg[..], "{argv:?}");
+        let c = e.recorded_config();
+        assert_ne!(c["process"]["args"], json!(["unjudged"]));
+        assert_eq!(
+            c["process"]["noNewPrivileges"],
+            json!(true),
+            "the judged, hardened spec"
+        );
+    }
+}
+
+#[test]
+fn without_bundle_the_runtime_argv_is_unchanged() {
+    let e = Env::new();
+    let c = e.cfg();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([c.as_str(), "create", "cid"])
+        .current_dir(e.bundle())
+        .env("FAKE_RECORD", e.dir.join("record"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(e.recorded_argv().unwrap(), ["create", "cid"]);
+    assert_eq!(
+        e.recorded_config()["process"]["noNewPrivileges"],
+        json!(true)
+    );
 }
