@@ -46,6 +46,10 @@ impl BundleDir {
 
     /// The directory of `file` and the file's name in it (`config.json` → `.`).
     pub fn open_parent(file: &Path) -> Result<(BundleDir, String)> {
+        Self::open_parent_of(file).with_context(|| format!("cannot open {}", file.display()))
+    }
+
+    fn open_parent_of(file: &Path) -> Result<(BundleDir, String)> {
         let name = file
             .file_name()
             .and_then(|n| n.to_str())
@@ -195,7 +199,8 @@ fn regular(mode: u32, shown: &Path) -> Result<()> {
 
 /// Reads a file by path under the same rules as [`BundleDir::read`] (no symlink, regular).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    let (dir, name) = BundleDir::open_parent(path)?;
+    let (dir, name) =
+        BundleDir::open_parent(path).with_context(|| format!("cannot open {}", path.display()))?;
     dir.read(&name)
 }
 

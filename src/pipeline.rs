@@ -160,6 +160,7 @@ pub fn plan_container(
     let profile = settings.profiles.load(&choice.profile)?;
     let mut facts = host.facts(&steps::host_patterns(&profile));
     host.namespaces(&mut facts, &policy::namespaces::joined_paths(&request));
+    policy::gather_sources(host, &mut facts, &request);
     if let Some(root) = request
         .get("/root/path")
         .and_then(serde_json::Value::as_str)
