@@ -169,11 +169,13 @@ pub fn plan_container(
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
     }
     facts.userns = crate::idmap::gather(&request, &profile, &path, container);
-    let mut notes: Vec<String> = choice
-        .ignored
-        .iter()
-        .map(|a| format!("annotation {a} ignored: not allow-listed in the config file"))
-        .collect();
+    let mut notes: Vec<String> = choice.untrusted.iter().cloned().collect();
+    notes.extend(
+        choice
+            .ignored
+            .iter()
+            .map(|a| format!("annotation {a} ignored: not allow-listed in the config file")),
+    );
     notes.extend(
         choice
             .waived

@@ -81,6 +81,11 @@ impl Env {
     }
     /// Docker's argv for `create`, with `pre` (runtimeArgs) first.
     fn docker_create(&self, pre: &[&str]) -> Output {
+        self.docker_create_under(None, pre)
+    }
+    /// [`Env::docker_create`] with rampart started by a process named `caller` (a copy of
+    /// /bin/sh under that name, which forks and waits: rampart's parent is named so).
+    fn docker_create_under(&self, caller: Option<&str>, pre: &[&str]) -> Output {
         let (b, l, c) = (self.bundle(), self.log(), self.cfg());
         let mut args: Vec<&str> = pre.to_vec();
         args.extend([
@@ -98,7 +103,19 @@ impl Env {
             "/tmp/p",
             "cid",
         ]);
-        self.run(&args)
+        let Some(caller) = caller else {
+            return self.run(&args);
+        };
+        let sh = self.dir.join(caller);
+        if !sh.exists() {
+            fs::copy("/bin/sh", &sh).unwrap();
+        }
+        Command::new(sh)
+            .args(["-c", "\"$@\"; exit $?", "sh", env!("CARGO_BIN_EXE_rampart")])
+            .args(&args)
+            .env("FAKE_RECORD", self.dir.join("record"))
+            .output()
+            .unwrap()
     }
     /// The argv the runtime got; the bundle directory Rampart held and passed on as
     /// `/proc/self/fd/N` reads `<held>`.
@@ -737,6 +754,8 @@ fn complain_mode_runs_the_request_unchanged_and_logs_what_enforce_would_do() {
 #[test]
 fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     let e = Env::new();
+    // Annotations count when runc's caller is a containerd shim (Docker, containerd/CRI).
+    let shim = Some("containerd-shim");
     let cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap()
         + "[[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"host-pid\", \"host-ipc\", \"host-uts\", \"sensitive-mount\"]\n"
         + "[[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n";
@@ -750,7 +769,7 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     spec["annotations"] =
         json!({"rampart.dev/waive": "host-pid,host-ipc", "com.example/waive": "host-uts"});
     e.write_spec(&spec);
-    let out = e.docker_create(&[]);
+    let out = e.docker_create_under(shim, &[]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -764,7 +783,7 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
 
     spec["annotations"] = json!({"rampart.dev/waive": "host-pid,host-ipc,host-uts,sensitive-mount,all-capabilities", "rampart.dev/profile": "baseline"});
     e.write_spec(&spec);
-    let out = e.docker_create(&[]);
+    let out = e.docker_create_under(shim, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -779,9 +798,80 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     }));
 
     // An explicit --rampart-profile beats the annotation.
-    let out = e.docker_create(&["--rampart-profile", "restricted"]);
+    let out = e.docker_create_under(shim, &["--rampart-profile", "restricted"]);
     assert!(out.status.success());
     assert_eq!(e.audit_lines().pop().unwrap()["profile"], "restricted");
+
+    // Any other caller (here: the test itself) is not trusted by default.
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1), "annotations ignored");
+    let a = e.audit_lines().pop().unwrap();
+    assert_eq!(a["profile"], "restricted");
+    assert!(
+        a["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("annotation_callers"),
+        "{a}"
+    );
+}
+
+/// podman copies an image's annotations into the spec: under conmon an allow-listed
+/// profile annotation is ignored (restricted applies) and the audit says why.
+#[test]
+fn under_conmon_image_annotations_never_choose() {
+    let e = Env::new();
+    // Even listed, conmon is never trusted.
+    let cfg = "annotation_callers = [\"containerd-shim\", \"conmon\"]\n".to_string()
+        + &fs::read_to_string(e.dir.join("config.toml")).unwrap()
+        + "[[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n"
+        + "[[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"all-capabilities\"]\n";
+    fs::write(e.dir.join("config.toml"), cfg).unwrap();
+    let mut spec = fixture("podman-4.3/default.json");
+    spec["annotations"] =
+        json!({"rampart.dev/profile": "baseline", "rampart.dev/waive": "all-capabilities"});
+    e.write_spec(&spec);
+    let out = e.docker_create_under(Some("conmon"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = e.audit_lines().pop().unwrap();
+    assert_eq!(a["profile"], "restricted");
+    let note = a["notes"][0].as_str().unwrap();
+    assert!(
+        note.contains("conmon") && note.contains("--runtime rampart-NAME"),
+        "{note}"
+    );
+    assert_eq!(
+        e.recorded_config()["root"]["readonly"],
+        json!(true),
+        "restricted applied"
+    );
+    // explain says the same for that caller, and honours the annotation for a shim.
+    let (c, b) = (e.cfg(), e.bundle());
+    let text = String::from_utf8_lossy(
+        &e.run(&[&c, "explain", "--caller", "conmon", b.to_str().unwrap()])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains("profile restricted") && text.contains("note: annotations"),
+        "{text}"
+    );
+    let text = String::from_utf8_lossy(
+        &e.run(&[
+            &c,
+            "explain",
+            "--caller",
+            "containerd-shim",
+            b.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("profile baseline"), "{text}");
 }
 
 #[test]
