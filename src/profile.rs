@@ -178,7 +178,7 @@ pub enum RootUser {
 /// [[policy.hooks]]
 /// path = "/proc/<pid>/exe"            # <pid>: a numeric process id (never self)
 /// exe = ["/usr/sbin/dockerd"]         # what /proc/<pid>/exe must be, now
-/// args = ["libnetwork-setkey", "-exec-root=/run/docker", "<hex64>", "<hex12>"]
+/// args = ["libnetwork-setkey", "-exec-root=<path>", "<hex64>", "<hex12>"]
 /// ```
 ///
 /// A hook with `env` is never allowed (LD_PRELOAD would run any code as root).
@@ -191,7 +191,8 @@ pub struct HookAllow {
     #[serde(default)]
     pub exe: Vec<String>,
     /// The exact arguments, argv[0] first; `<hex64>` and `<hex12>` stand for that many
-    /// lowercase hex digits (container and controller ids).
+    /// lowercase hex digits (container and controller ids), `<path>` (also after a prefix
+    /// such as `-exec-root=`) for an absolute path without `.`, `..` or empty components.
     pub args: Vec<String>,
 }
 
@@ -203,7 +204,9 @@ impl HookAllow {
             exe: vec!["/usr/bin/dockerd".into(), "/usr/sbin/dockerd".into()],
             args: vec![
                 "libnetwork-setkey".into(),
-                "-exec-root=/run/docker".into(),
+                // dockerd's --exec-root (/run/docker unless configured): where the hook finds
+                // dockerd's socket. Write it literally to pin it.
+                "-exec-root=<path>".into(),
                 "<hex64>".into(),
                 "<hex12>".into(),
             ],

@@ -36,11 +36,22 @@ fn hex(s: &str, n: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+fn clean_abs(p: &str) -> bool {
+    p.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+            && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+}
+
 fn arg_matches(pattern: &str, got: &str) -> bool {
     match pattern {
         "<hex64>" => hex(got, 64),
         "<hex12>" => hex(got, 12),
-        p => p == got,
+        p => match p.strip_suffix("<path>") {
+            Some(prefix) => got.strip_prefix(prefix).is_some_and(clean_abs),
+            None => p == got,
+        },
     }
 }
 
@@ -134,6 +145,13 @@ mod tests {
             "1a215a97fdad",
         ];
         assert!(matches(&a, &hook("/proc/3094/exe", &ok), &h));
+        let private = [
+            "libnetwork-setkey",
+            "-exec-root=/srv/e2e/exec",
+            ID,
+            "1a215a97fdad",
+        ];
+        assert!(matches(&a, &hook("/proc/3094/exe", &private), &h));
         for (path, args) in [
             // runc itself when the hook runs: a privileged nested container as host root.
             ("/proc/self/exe", &ok[..]),
@@ -147,7 +165,25 @@ mod tests {
             ("/proc/3094/exe", &["sh", "-c", "id"][..]),
             (
                 "/proc/3094/exe",
-                &["libnetwork-setkey", "-exec-root=/tmp/x", ID, "1a215a97fdad"][..],
+                &[
+                    "libnetwork-setkey",
+                    "-exec-root=/run/../tmp",
+                    ID,
+                    "1a215a97fdad",
+                ][..],
+            ),
+            (
+                "/proc/3094/exe",
+                &["libnetwork-setkey", "-exec-root=", ID, "1a215a97fdad"][..],
+            ),
+            (
+                "/proc/3094/exe",
+                &[
+                    "libnetwork-setkey",
+                    "-other=/run/docker",
+                    ID,
+                    "1a215a97fdad",
+                ][..],
             ),
             (
                 "/proc/3094/exe",
