@@ -1043,3 +1043,34 @@ fn without_bundle_the_runtime_argv_is_unchanged() {
         json!(true)
     );
 }
+
+/// runc reads `exec --process FILE` again by path: a symlink or a FIFO there could show it
+/// another process than the one Rampart clamped. Refused.
+#[test]
+fn exec_process_file_must_be_a_regular_file() {
+    let e = Env::new();
+    let real = e.dir.join("real.json");
+    fs::write(
+        &real,
+        br#"{"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .unwrap();
+    let link = e.dir.join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let fifo = e.dir.join("fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let c = e.cfg();
+    for (p, what) in [(&link, "is a symlink"), (&fifo, "is a FIFO")] {
+        let out = e.run(&[&c, "exec", "--process", p.to_str().unwrap(), "cid"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{err}");
+        assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+    }
+}
