@@ -65,6 +65,10 @@ pub struct FlagArg {
 pub struct CommandArgs {
     pub name: String,
     pub bundle: Option<PathBuf>,
+    /// Where the (last) `--bundle`/`-b` stands in the runtime argv (1 token for `--bundle=X`).
+    pub bundle_tokens: Option<std::ops::Range<usize>>,
+    /// `--preserve-fds N` of create/run/exec.
+    pub preserve_fds: Option<i32>,
     pub id: Option<String>,
     pub process: Option<PathBuf>,
     pub caps: Vec<FlagArg>,
@@ -205,7 +209,11 @@ fn parse_command(name: String, args: &[OsString], start: usize) -> Result<Comman
             bail!("{} option -{flag_name} needs a value", cmd.name)
         };
         match (flag_name, value) {
-            ("bundle" | "b", Some(v)) => cmd.bundle = Some(PathBuf::from(v)),
+            ("bundle" | "b", Some(v)) => {
+                cmd.bundle = Some(PathBuf::from(v));
+                cmd.bundle_tokens = Some(i..i + used);
+            }
+            ("preserve-fds", Some(v)) => cmd.preserve_fds = v.to_str().and_then(|v| v.parse().ok()),
             ("process" | "p", Some(v)) => cmd.process = Some(PathBuf::from(v)),
             ("cap" | "c", Some(v)) => cmd.caps.push(FlagArg {
                 tokens: i..i + used,

@@ -26,7 +26,19 @@ pub struct Config {
     /// rule, and the values each may take. Nothing else in a spec can loosen policy.
     #[serde(default)]
     pub annotations: Vec<AnnotationRule>,
+    /// Processes (by name, as /proc/PID/comm shows it) whose runc calls may take those
+    /// annotations into account: engines that never copy an image's annotations into the
+    /// spec. Default: the containerd shims (Docker 20.10, containerd/CRI). podman and CRI-O
+    /// (conmon) copy them, so image authors could pick a profile there: never list conmon.
+    pub annotation_callers: Option<Vec<String>>,
 }
+
+/// containerd-shim-runc-v2 and -v1 both show as `containerd-shim` (comm keeps 15 bytes).
+pub const DEFAULT_ANNOTATION_CALLERS: &[&str] = &[
+    "containerd-shim",
+    "containerd-shim-runc-v2",
+    "containerd-shim-runc-v1",
+];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -30,6 +30,11 @@ pub struct HostFacts {
     /// Mount destinations that pass through a symlink in the rootfs leading above it
     /// (destination → the symlink and its target).
     pub escaping_destinations: BTreeMap<String, String>,
+    /// What the host says about each bind-mount source of the spec (by the source as
+    /// written).
+    pub bind_sources: BTreeMap<String, BindSource>,
+    /// Each `/proc/PID/exe` hook path (PID numeric) → what that link resolves to now.
+    pub proc_exes: BTreeMap<String, String>,
     /// AppArmor is enabled (runc's test: securityfs has apparmor/, the module says Y).
     pub apparmor_enabled: bool,
     /// AppArmor profiles loaded (<securityfs>/apparmor/profiles).
@@ -63,6 +68,8 @@ impl HostFacts {
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
             escaping_destinations: BTreeMap::new(),
+            bind_sources: BTreeMap::new(),
+            proc_exes: BTreeMap::new(),
             apparmor_enabled: false,
             apparmor_profiles: Vec::new(),
             selinux_enabled: false,
@@ -72,6 +79,57 @@ impl HostFacts {
             cgroup_in_use: None,
         }
     }
+}
+
+/// A bind-mount source as the host sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BindSource {
+    /// The path with every symlink resolved (None when it does not exist).
+    pub resolved: Option<String>,
+    /// A unix socket owned by root that the source is, or holds directly.
+    pub root_socket: Option<String>,
+}
+
+/// Entries of a bind-source directory scanned for root-owned sockets. The scan is one level
+/// deep and stops after this many entries (file types come from readdir, so only sockets
+/// are stat'ed): a daemon's socket sits directly in its runtime directory, and a directory
+/// an attacker could fill this much is not one they can also place a root socket in.
+pub const SOCKET_SCAN_LIMIT: usize = 4096;
+
+/// [`BindSource`] for `source` on this host.
+pub fn bind_source(source: &str) -> BindSource {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let root_sock = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|m| m.file_type().is_socket() && m.uid() == 0)
+            .then(|| p.display().to_string())
+    };
+    let resolved = std::fs::canonicalize(source).ok();
+    let root_socket = resolved.as_deref().and_then(|r| {
+        root_sock(r).or_else(|| {
+            std::fs::read_dir(r)
+                .ok()?
+                .take(SOCKET_SCAN_LIMIT)
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+                .find_map(|e| root_sock(&e.path()))
+        })
+    });
+    BindSource {
+        resolved: resolved.map(|r| r.display().to_string()),
+        root_socket,
+    }
+}
+
+/// What `/proc/PID/exe` points to, for a numeric PID only.
+pub fn proc_exe(path: &str) -> Option<String> {
+    let pid = path.strip_prefix("/proc/")?.strip_suffix("/exe")?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    std::fs::read_link(path)
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// The first symlink on the way to `dest` inside `rootfs` whose target climbs above the
@@ -157,6 +215,17 @@ pub trait Host {
             .collect();
         facts.cgroup_in_use = cgroups_path.and_then(cgroup_in_use);
     }
+    /// Fills `bind_sources` for the spec's bind-mount sources and `proc_exes` for its hooks.
+    fn sources(&self, facts: &mut HostFacts, binds: &[String], hook_paths: &[String]) {
+        for s in binds {
+            facts.bind_sources.insert(s.clone(), bind_source(s));
+        }
+        for p in hook_paths {
+            if let Some(exe) = proc_exe(p) {
+                facts.proc_exes.insert(p.clone(), exe);
+            }
+        }
+    }
     /// Fills the namespace facts: the host's inodes and those of the paths a spec joins.
     fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
         // /proc/1/ns is the host's; where even root may not read it (ptrace restrictions
@@ -217,6 +286,8 @@ impl Host for RealHost {
             host_ns: BTreeMap::new(),
             ns_inodes: BTreeMap::new(),
             escaping_destinations: BTreeMap::new(),
+            bind_sources: BTreeMap::new(),
+            proc_exes: BTreeMap::new(),
             apparmor_enabled: lsm.apparmor_enabled,
             apparmor_profiles: lsm.apparmor_profiles,
             selinux_enabled: lsm.selinux_enabled,

@@ -58,7 +58,9 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let mut args = inv.runtime_args.clone();
     match &inv.command {
         Some(cmd) if cmd.name == "create" || cmd.name == "run" => {
-            harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)?
+            if let Some(dir) = harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)? {
+                args = pass_bundle(args, cmd, dir)?;
+            }
         }
         Some(cmd) if cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
@@ -77,12 +79,33 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     Ok((settings.runtime, argv))
 }
 
-pub fn bundle_dir(cmd: &CommandArgs) -> Result<PathBuf> {
-    match &cmd.bundle {
-        Some(b) => Ok(b.clone()),
-        None => std::env::current_dir()
-            .context("cannot find the bundle: no --bundle and no working directory"),
+/// Points the runtime at the directory Rampart judged: the value of `--bundle`/`-b` becomes
+/// `/proc/self/fd/N` for the descriptor Rampart holds (runc chdirs there, and records
+/// getcwd's real path as the bundle). Nothing else in argv changes.
+fn pass_bundle(
+    mut args: Vec<OsString>,
+    cmd: &CommandArgs,
+    dir: bundle::BundleDir,
+) -> Result<Vec<OsString>> {
+    let Some(tokens) = cmd.bundle_tokens.clone() else {
+        return Ok(args);
+    };
+    let fd = dir.into_inherited(3 + cmd.preserve_fds.unwrap_or(0))?;
+    let held = OsString::from(format!("/proc/self/fd/{fd}"));
+    match tokens.len() {
+        // `--bundle=DIR`: keep the flag as it was written, replace what follows `=`.
+        1 => {
+            use std::os::unix::ffi::{OsStrExt, OsStringExt};
+            let tok = args[tokens.start].as_bytes();
+            let eq = tok.iter().position(|b| *b == b'=').unwrap_or(tok.len());
+            let mut new = tok[..eq].to_vec();
+            new.push(b'=');
+            new.extend_from_slice(held.as_bytes());
+            args[tokens.start] = OsString::from_vec(new);
+        }
+        _ => args[tokens.end - 1] = held,
     }
+    Ok(args)
 }
 
 /// What `create` will do with one config.json: the profile chosen, the refusals, the
@@ -108,43 +131,55 @@ impl Plan {
     }
 }
 
+/// [`plan_container`] for a config.json named by path (`explain`, `audit`): read under the
+/// same rules as `create` reads it.
 pub fn plan_spec(path: &Path, settings: &Settings, host: &dyn Host) -> Result<Plan> {
-    plan_container(path, settings, host, None)
+    let (dir, name) = bundle::BundleDir::open_parent(path)?;
+    plan_container(&dir, &name, settings, host, None)
 }
 
 /// [`plan_spec`] for a container being created: a per-container id range is allocated for
 /// it (and, where the profile allows, host directories are made traversable).
+/// The spec is `name` in the held directory `dir`; every later path below the bundle
+/// (rootfs, mount destinations, idmap) is looked up through that same directory.
 pub fn plan_container(
-    path: &Path,
+    dir: &bundle::BundleDir,
+    name: &str,
     settings: &Settings,
     host: &dyn Host,
     container: Option<&crate::idmap::Container>,
 ) -> Result<Plan> {
-    let bytes = bundle::read(path)?;
+    let bytes = dir.read(name)?;
+    let shown = dir.shown(name);
+    let held = dir.proc_path();
+    let path = held.join(name);
     let request =
-        Spec::from_slice(&bytes).with_context(|| format!("cannot use {}", path.display()))?;
+        Spec::from_slice(&bytes).with_context(|| format!("cannot use {}", shown.display()))?;
     let annotations: BTreeMap<String, String> = request.typed("/annotations")?.unwrap_or_default();
     let choice = settings.choose(&annotations);
     let profile = settings.profiles.load(&choice.profile)?;
     let mut facts = host.facts(&steps::host_patterns(&profile));
     host.namespaces(&mut facts, &policy::namespaces::joined_paths(&request));
+    policy::gather_sources(host, &mut facts, &request);
     if let Some(root) = request
         .get("/root/path")
         .and_then(serde_json::Value::as_str)
     {
-        let rootfs = path.parent().unwrap_or(Path::new(".")).join(root);
+        let rootfs = held.join(root);
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
         let cgroups_path = request
             .get("/linux/cgroupsPath")
             .and_then(serde_json::Value::as_str);
         host.spec_paths(&mut facts, &rootfs, cgroups_path);
     }
-    facts.userns = crate::idmap::gather(&request, &profile, path, container);
-    let mut notes: Vec<String> = choice
-        .ignored
-        .iter()
-        .map(|a| format!("annotation {a} ignored: not allow-listed in the config file"))
-        .collect();
+    facts.userns = crate::idmap::gather(&request, &profile, &path, container);
+    let mut notes: Vec<String> = choice.untrusted.iter().cloned().collect();
+    notes.extend(
+        choice
+            .ignored
+            .iter()
+            .map(|a| format!("annotation {a} ignored: not allow-listed in the config file")),
+    );
     notes.extend(
         choice
             .waived
@@ -171,7 +206,7 @@ pub fn plan_container(
             container_apparmor: None,
         };
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
-            .with_context(|| format!("cannot harden {}", path.display()))?;
+            .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
     Ok(Plan {
         profile: choice.profile,
@@ -196,25 +231,29 @@ pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Sp
     Ok((spec, changes))
 }
 
+/// Judges and hardens the bundle through one descriptor of its directory; returns that
+/// directory when argv named it (`--bundle`), for [`pass_bundle`]. Without `--bundle` runc
+/// uses its working directory, which is the "." read here.
 fn harden_bundle(
     cmd: &CommandArgs,
     runc_root: Option<&Path>,
     settings: &Settings,
     host: &dyn Host,
-) -> Result<()> {
-    let dir = bundle_dir(cmd)?;
-    let _lock = bundle::lock_dir(&dir)?;
-    let path = dir.join("config.json");
-    bundle::remove_stale(&path);
+) -> Result<Option<bundle::BundleDir>> {
+    const CONFIG: &str = "config.json";
+    let dir = bundle::BundleDir::open(cmd.bundle.as_deref().unwrap_or(Path::new(".")))
+        .context("cannot open the bundle")?;
+    let _lock = dir.lock()?;
+    dir.remove_stale(CONFIG);
     let container = cmd
         .id
         .as_deref()
         .map(|id| crate::idmap::Container::new(runc_root, id));
-    let plan = plan_container(&path, settings, host, container.as_ref())?;
+    let plan = plan_container(&dir, CONFIG, settings, host, container.as_ref())?;
     let outcome = plan.outcome();
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
-        Some(bundle::stage(&path, &plan.spec.to_vec())?)
+        Some(dir.stage(CONFIG, &plan.spec.to_vec())?)
     } else {
         None
     };
@@ -228,7 +267,7 @@ fn harden_bundle(
             &plan.profile,
             settings,
             host,
-            Some(&dir),
+            Some(&dir.proc_path()),
             &plan.changes,
         )
     };
@@ -244,7 +283,7 @@ fn harden_bundle(
     if let Some(staged) = staged {
         staged.commit()?;
     }
-    Ok(())
+    Ok(cmd.bundle.is_some().then_some(dir))
 }
 
 fn clamp_exec(

@@ -134,7 +134,7 @@ pub struct PolicySettings {
     pub sensitive_mounts: SensitiveMounts,
     /// Root (uid 0) without a user namespace: `allow` or `refuse`.
     pub root: RootUser,
-    /// Hooks that may run (on the host, as root). A `*` in `path` matches one component.
+    /// Hooks that may run (on the host, as root), each by its exact path and argument shape.
     pub hooks: Vec<HookAllow>,
     /// The lowest `process.oomScoreAdj` accepted (kubelet gives pause containers -998).
     pub oom_score_adj_min: i64,
@@ -155,11 +155,7 @@ impl Default for PolicySettings {
             waive: Vec::new(),
             sensitive_mounts: SensitiveMounts::Refuse,
             root: RootUser::Allow,
-            // Docker's networking hook (its own binary via /proc/PID/exe).
-            hooks: vec![HookAllow {
-                path: "/proc/*/exe".into(),
-                arg0: Some("libnetwork-setkey".into()),
-            }],
+            hooks: vec![HookAllow::docker_setkey()],
             oom_score_adj_min: -998,
             devices: DEFAULT_DEVICES.iter().map(|d| d.to_string()).collect(),
         }
@@ -188,12 +184,63 @@ pub enum RootUser {
     Refuse,
 }
 
+/// One hook that may run. In a profile:
+///
+/// ```toml
+/// [[policy.hooks]]
+/// path = "/proc/<pid>/exe"            # <pid>: a numeric process id (never self)
+/// exe = ["/usr/sbin/dockerd"]         # what /proc/<pid>/exe must be, now
+/// args = ["libnetwork-setkey", "-exec-root=<path>", "<hex64>", "<hex12>"]
+/// ```
+///
+/// A hook with `env` is never allowed (LD_PRELOAD would run any code as root).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HookAllow {
+    /// The hook's path: literal, or `/proc/<pid>/exe` (a running engine re-executing itself).
     pub path: String,
+    /// For `/proc/<pid>/exe`: the binaries that process may be (the engine's real path).
     #[serde(default)]
-    pub arg0: Option<String>,
+    pub exe: Vec<String>,
+    /// The exact arguments, argv[0] first; `<hex64>` and `<hex12>` stand for that many
+    /// lowercase hex digits (container and controller ids), `<path>` (also after a prefix
+    /// such as `-exec-root=`) for an absolute path without `.`, `..` or empty components.
+    pub args: Vec<String>,
+}
+
+impl HookAllow {
+    /// Docker 20.10's networking hook: dockerd runs itself as `libnetwork-setkey`.
+    pub fn docker_setkey() -> HookAllow {
+        HookAllow {
+            path: "/proc/<pid>/exe".into(),
+            exe: vec!["/usr/bin/dockerd".into(), "/usr/sbin/dockerd".into()],
+            args: vec![
+                "libnetwork-setkey".into(),
+                // dockerd's --exec-root (/run/docker unless configured): where the hook finds
+                // dockerd's socket. Write it literally to pin it.
+                "-exec-root=<path>".into(),
+                "<hex64>".into(),
+                "<hex12>".into(),
+            ],
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let pid_path = self.path == "/proc/<pid>/exe";
+        if !pid_path && (!self.path.starts_with('/') || self.path.contains('<')) {
+            bail!(
+                "path {:?}: an absolute path, or \"/proc/<pid>/exe\"",
+                self.path
+            );
+        }
+        if pid_path && self.exe.iter().all(|e| !e.starts_with('/')) {
+            bail!("path \"/proc/<pid>/exe\" needs `exe`: the engine binaries it may be");
+        }
+        if self.args.is_empty() {
+            bail!("path {:?}: `args` (argv[0] first) is required", self.path);
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -387,6 +434,9 @@ impl Profile {
             crate::policy::devices::parse(d).context("policy.devices")?;
         }
         crate::idmap::check(&self.userns).context("userns")?;
+        for h in &self.policy.hooks {
+            h.check().context("policy.hooks")?;
+        }
         Ok(())
     }
 }

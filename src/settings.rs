@@ -15,6 +15,10 @@ pub struct Settings {
     pub profile: String,
     pub profile_from_flag: bool,
     pub annotations: Vec<config::AnnotationRule>,
+    /// The process that started this one (its comm), and the callers trusted to pass
+    /// annotations (see [`Settings::annotations_trusted`]).
+    pub caller: Option<String>,
+    pub annotation_callers: Vec<String>,
     pub profiles: ProfileSource,
     pub runtime: PathBuf,
     pub audit_log: PathBuf,
@@ -23,6 +27,7 @@ pub struct Settings {
 impl Settings {
     pub fn resolve(inv: &Invocation, host: &dyn Host) -> Result<Settings> {
         let (mut s, cfg) = Settings::load(inv, None)?;
+        s.caller = host.parent_name();
         s.runtime = match inv.rampart.runtime.clone().or(cfg.runtime) {
             Some(explicit) => check_runtime(&explicit, host)?,
             None => find_runc(host)?,
@@ -48,6 +53,13 @@ impl Settings {
                 .unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string()),
             profile_from_flag: from_flag.is_some(),
             annotations: std::mem::take(&mut cfg.annotations),
+            caller: None,
+            annotation_callers: cfg.annotation_callers.clone().unwrap_or_else(|| {
+                config::DEFAULT_ANNOTATION_CALLERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
             profiles: ProfileSource {
                 dir: Some(
                     cfg.profiles_dir
@@ -72,6 +84,8 @@ pub struct Choice {
     pub waived: Vec<String>,
     /// Annotations that asked for something not allow-listed (ignored, recorded).
     pub ignored: Vec<String>,
+    /// Why allow-listed annotations were not looked at (the caller may pass the image's).
+    pub untrusted: Option<String>,
 }
 
 impl Settings {
@@ -84,6 +98,16 @@ impl Settings {
             profile: self.profile.clone(),
             ..Default::default()
         };
+        let asked: Vec<&str> = self
+            .annotations
+            .iter()
+            .filter(|r| annotations.contains_key(&r.key))
+            .map(|r| r.key.as_str())
+            .collect();
+        if let (false, Some(why)) = (asked.is_empty(), self.annotations_untrusted()) {
+            c.untrusted = Some(format!("annotations {} ignored: {why}", asked.join(", ")));
+            return c;
+        }
         for rule in &self.annotations {
             let Some(value) = annotations.get(&rule.key) else {
                 continue;
@@ -106,6 +130,30 @@ impl Settings {
             }
         }
         c
+    }
+}
+
+impl Settings {
+    /// Why annotations cannot be trusted from this caller, or None when they can. Docker
+    /// 20.10 and containerd (CRI included) start runc from a containerd shim and never copy
+    /// an image's annotations into the spec; podman and CRI-O start it from conmon and do
+    /// (an image could pick its own profile or waive rules). Any other caller counts only
+    /// when the config file lists it in `annotation_callers`.
+    pub fn annotations_untrusted(&self) -> Option<String> {
+        let caller = self.caller.as_deref().unwrap_or("unknown");
+        let listed = self
+            .annotation_callers
+            .iter()
+            .any(|c| c == caller || (c.len() > 15 && c.is_char_boundary(15) && &c[..15] == caller));
+        match caller {
+            _ if listed && !caller.starts_with("conmon") => None,
+            c if c.starts_with("conmon") => Some(format!(
+                "runc was started by {c} (podman, CRI-O), which copies image annotations into the spec; choose the profile with `--runtime rampart-NAME`"
+            )),
+            c => Some(format!(
+                "runc was started by {c}, not a caller listed in `annotation_callers` in the config file (engines that never copy image annotations); or choose the profile with `--runtime rampart-NAME`"
+            )),
+        }
     }
 }
 
@@ -180,6 +228,53 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn annotations_count_only_from_callers_that_never_copy_an_images() {
+        let mut s = Settings {
+            profile: "restricted".into(),
+            profile_from_flag: false,
+            annotations: vec![config::AnnotationRule {
+                key: "rampart.dev/profile".into(),
+                selects: config::Selects::Profile,
+                values: vec!["baseline".into()],
+            }],
+            caller: None,
+            annotation_callers: config::DEFAULT_ANNOTATION_CALLERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            profiles: Default::default(),
+            runtime: PathBuf::new(),
+            audit_log: PathBuf::new(),
+        };
+        let ann: std::collections::BTreeMap<String, String> =
+            [("rampart.dev/profile".to_string(), "baseline".to_string())].into();
+        for (caller, profile) in [
+            (Some("containerd-shim"), "baseline"), // Docker 20.10, containerd/CRI (comm)
+            (Some("conmon"), "restricted"),        // podman, CRI-O
+            (Some("conmon-rs"), "restricted"),
+            (Some("bash"), "restricted"),
+            (None, "restricted"),
+        ] {
+            s.caller = caller.map(String::from);
+            let c = s.choose(&ann);
+            assert_eq!(c.profile, profile, "{caller:?}");
+            assert_eq!(c.untrusted.is_some(), profile == "restricted", "{caller:?}");
+        }
+        s.annotation_callers.push("conmon".into());
+        s.caller = Some("conmon".into());
+        assert_eq!(
+            s.choose(&ann).profile,
+            "restricted",
+            "conmon is never trusted"
+        );
+        s.caller = Some("my-engine".into());
+        s.annotation_callers.push("my-engine".into());
+        assert_eq!(s.choose(&ann).profile, "baseline");
+        // Nothing allow-listed asked: no note.
+        assert_eq!(s.choose(&Default::default()).untrusted, None);
     }
 
     #[test]

@@ -81,6 +81,11 @@ impl Env {
     }
     /// Docker's argv for `create`, with `pre` (runtimeArgs) first.
     fn docker_create(&self, pre: &[&str]) -> Output {
+        self.docker_create_under(None, pre)
+    }
+    /// [`Env::docker_create`] with rampart started by a process named `caller` (a copy of
+    /// /bin/sh under that name, which forks and waits: rampart's parent is named so).
+    fn docker_create_under(&self, caller: Option<&str>, pre: &[&str]) -> Output {
         let (b, l, c) = (self.bundle(), self.log(), self.cfg());
         let mut args: Vec<&str> = pre.to_vec();
         args.extend([
@@ -98,12 +103,26 @@ impl Env {
             "/tmp/p",
             "cid",
         ]);
-        self.run(&args)
+        let Some(caller) = caller else {
+            return self.run(&args);
+        };
+        let sh = self.dir.join(caller);
+        if !sh.exists() {
+            fs::copy("/bin/sh", &sh).unwrap();
+        }
+        Command::new(sh)
+            .args(["-c", "\"$@\"; exit $?", "sh", env!("CARGO_BIN_EXE_rampart")])
+            .args(&args)
+            .env("FAKE_RECORD", self.dir.join("record"))
+            .output()
+            .unwrap()
     }
+    /// The argv the runtime got; the bundle directory Rampart held and passed on as
+    /// `/proc/self/fd/N` reads `<held>`.
     fn recorded_argv(&self) -> Option<Vec<String>> {
         fs::read_to_string(self.dir.join("record/argv"))
             .ok()
-            .map(|s| s.lines().map(String::from).collect())
+            .map(|s| s.lines().map(held).collect())
     }
     fn recorded_config(&self) -> Value {
         serde_json::from_slice(&fs::read(self.dir.join("record/config.json")).unwrap()).unwrap()
@@ -121,20 +140,34 @@ impl Env {
     }
 }
 
+/// `/proc/self/fd/N` (also after `=`) → `<held>`.
+fn held(arg: &str) -> String {
+    let (head, value) = match arg.split_once('=') {
+        Some((h, v)) => (format!("{h}="), v),
+        None => (String::new(), arg),
+    };
+    match value.strip_prefix("/proc/self/fd/") {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{head}<held>")
+        }
+        _ => arg.to_string(),
+    }
+}
+
 fn fake_runtime() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake/runtime.sh")
 }
 
+/// A captured spec without its hooks: Docker's libnetwork-setkey hook names a dockerd pid of
+/// the capture machine, allowed only where that pid is dockerd (src/policy/hooks.rs,
+/// tests/attack_mounts.rs).
 fn fixture(name: &str) -> Value {
-    serde_json::from_slice(
-        &fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/specs")
-                .join(name),
-        )
-        .unwrap(),
-    )
-    .unwrap()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/specs")
+        .join(name);
+    let mut v: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("hooks");
+    v
 }
 
 #[test]
@@ -162,7 +195,7 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
             "json",
             "create",
             "--bundle",
-            b.to_str().unwrap(),
+            "<held>",
             "--pid-file",
             "/tmp/p",
             "cid"
@@ -178,6 +211,11 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0]["id"], "cid");
     assert_eq!(audit[0]["profile"], "restricted");
+    assert_eq!(
+        audit[0]["bundle"],
+        json!(fs::canonicalize(&b).unwrap().display().to_string()),
+        "the audit names the real directory"
+    );
     assert!(
         audit[0]["changes"]
             .as_array()
@@ -235,7 +273,7 @@ fn runtime_args_first_and_argv0_select_profiles_and_are_stripped() {
     assert_eq!(e.audit_lines()[0]["profile"], "baseline");
     assert_eq!(
         e.recorded_argv().unwrap(),
-        ["create", "-b", b.to_str().unwrap(), "cid"]
+        ["create", "-b", "<held>", "cid"]
     );
 }
 
@@ -717,6 +755,8 @@ fn complain_mode_runs_the_request_unchanged_and_logs_what_enforce_would_do() {
 #[test]
 fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     let e = Env::new();
+    // Annotations count when runc's caller is a containerd shim (Docker, containerd/CRI).
+    let shim = Some("containerd-shim");
     let cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap()
         + "[[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"host-pid\", \"host-ipc\", \"host-uts\", \"sensitive-mount\"]\n"
         + "[[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n";
@@ -730,7 +770,7 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     spec["annotations"] =
         json!({"rampart.dev/waive": "host-pid,host-ipc", "com.example/waive": "host-uts"});
     e.write_spec(&spec);
-    let out = e.docker_create(&[]);
+    let out = e.docker_create_under(shim, &[]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -744,7 +784,7 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
 
     spec["annotations"] = json!({"rampart.dev/waive": "host-pid,host-ipc,host-uts,sensitive-mount,all-capabilities", "rampart.dev/profile": "baseline"});
     e.write_spec(&spec);
-    let out = e.docker_create(&[]);
+    let out = e.docker_create_under(shim, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -759,9 +799,80 @@ fn only_allow_listed_annotations_select_profiles_or_waive_rules_never_env() {
     }));
 
     // An explicit --rampart-profile beats the annotation.
-    let out = e.docker_create(&["--rampart-profile", "restricted"]);
+    let out = e.docker_create_under(shim, &["--rampart-profile", "restricted"]);
     assert!(out.status.success());
     assert_eq!(e.audit_lines().pop().unwrap()["profile"], "restricted");
+
+    // Any other caller (here: the test itself) is not trusted by default.
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1), "annotations ignored");
+    let a = e.audit_lines().pop().unwrap();
+    assert_eq!(a["profile"], "restricted");
+    assert!(
+        a["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("annotation_callers"),
+        "{a}"
+    );
+}
+
+/// podman copies an image's annotations into the spec: under conmon an allow-listed
+/// profile annotation is ignored (restricted applies) and the audit says why.
+#[test]
+fn under_conmon_image_annotations_never_choose() {
+    let e = Env::new();
+    // Even listed, conmon is never trusted.
+    let cfg = "annotation_callers = [\"containerd-shim\", \"conmon\"]\n".to_string()
+        + &fs::read_to_string(e.dir.join("config.toml")).unwrap()
+        + "[[annotations]]\nkey = \"rampart.dev/profile\"\nselects = \"profile\"\nvalues = [\"baseline\"]\n"
+        + "[[annotations]]\nkey = \"rampart.dev/waive\"\nselects = \"waive\"\nvalues = [\"all-capabilities\"]\n";
+    fs::write(e.dir.join("config.toml"), cfg).unwrap();
+    let mut spec = fixture("podman-4.3/default.json");
+    spec["annotations"] =
+        json!({"rampart.dev/profile": "baseline", "rampart.dev/waive": "all-capabilities"});
+    e.write_spec(&spec);
+    let out = e.docker_create_under(Some("conmon"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = e.audit_lines().pop().unwrap();
+    assert_eq!(a["profile"], "restricted");
+    let note = a["notes"][0].as_str().unwrap();
+    assert!(
+        note.contains("conmon") && note.contains("--runtime rampart-NAME"),
+        "{note}"
+    );
+    assert_eq!(
+        e.recorded_config()["root"]["readonly"],
+        json!(true),
+        "restricted applied"
+    );
+    // explain says the same for that caller, and honours the annotation for a shim.
+    let (c, b) = (e.cfg(), e.bundle());
+    let text = String::from_utf8_lossy(
+        &e.run(&[&c, "explain", "--caller", "conmon", b.to_str().unwrap()])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains("profile restricted") && text.contains("note: annotations"),
+        "{text}"
+    );
+    let text = String::from_utf8_lossy(
+        &e.run(&[
+            &c,
+            "explain",
+            "--caller",
+            "containerd-shim",
+            b.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("profile baseline"), "{text}");
 }
 
 #[test]
@@ -804,4 +915,163 @@ fn mount_destination_through_a_symlink_above_the_rootfs_is_refused() {
         "{msg}"
     );
     assert_eq!(e.recorded_argv(), None);
+}
+
+#[test]
+fn a_fifo_config_json_is_refused_at_once_without_blocking() {
+    let e = Env::new();
+    fs::remove_file(e.config_path()).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(e.config_path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t = std::time::Instant::now();
+    let out = e.docker_create(&[]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "blocked");
+    assert!(!out.status.success());
+    let err = e.last_log_error();
+    assert!(err["msg"].as_str().unwrap().contains("is a FIFO"), "{err}");
+    assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+}
+
+#[test]
+fn a_symlinked_config_json_is_refused() {
+    let e = Env::new();
+    let real = e.dir.join("elsewhere.json");
+    fs::rename(e.config_path(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert!(!out.status.success());
+    let err = e.last_log_error();
+    assert!(
+        err["msg"].as_str().unwrap().contains("is a symlink"),
+        "{err}"
+    );
+    assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+}
+
+/// The bundle path is a symlink an attacker re-points between Rampart's write and the
+/// runtime's read (here: the runtime itself re-points it first, the worst case of the race).
+/// The runtime is handed the directory Rampart judged and reads the hardened spec.
+#[test]
+fn the_runtime_reads_the_directory_rampart_judged_even_if_the_bundle_link_moves() {
+    let e = Env::new();
+    let judged = e.bundle();
+    let other = e.dir.join("other");
+    fs::create_dir_all(&other).unwrap();
+    let mut evil = fixture("docker-20.10/default.json");
+    evil["process"]["args"] = json!(["unjudged"]);
+    fs::write(
+        other.join("config.json"),
+        serde_json::to_vec(&evil).unwrap(),
+    )
+    .unwrap();
+    let link = e.dir.join("link");
+    std::os::unix::fs::symlink(&judged, &link).unwrap();
+    let runtime = e.dir.join("repointing-runtime.sh");
+    fs::write(
+        &runtime,
+        format!(
+            "#!/bin/sh\nln -sfn {other:?} {link:?}.new && mv -T {link:?}.new {link:?}\nexec {:?} \"$@\"\n",
+            fake_runtime()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o755)).unwrap();
+    let rt = format!("--rampart-runtime={}", runtime.display());
+    let c = e.cfg();
+    let link_s = link.to_str().unwrap();
+    let inline = format!("--bundle={link_s}");
+    for form in [
+        vec!["--bundle", link_s],
+        vec!["-b", link_s],
+        vec![inline.as_str()],
+    ] {
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&judged, &link).unwrap();
+        let _ = fs::remove_dir_all(e.dir.join("record"));
+        let mut args = vec![c.as_str(), rt.as_str(), "create"];
+        args.extend(form.iter().copied());
+        args.push("cid");
+        let out = e.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            other,
+            "the link was re-pointed"
+        );
+        let argv = e.recorded_argv().unwrap();
+        let bundle_arg = if form.len() == 1 {
+            vec!["--bundle=<held>".to_string()]
+        } else {
+            vec![form[0].to_string(), "<held>".to_string()]
+        };
+        assert_eq!(argv[1..1 + bundle_arg.len()], bundle_arg[..], "{argv:?}");
+        let c = e.recorded_config();
+        assert_ne!(c["process"]["args"], json!(["unjudged"]));
+        assert_eq!(
+            c["process"]["noNewPrivileges"],
+            json!(true),
+            "the judged, hardened spec"
+        );
+    }
+}
+
+#[test]
+fn without_bundle_the_runtime_argv_is_unchanged() {
+    let e = Env::new();
+    let c = e.cfg();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([c.as_str(), "create", "cid"])
+        .current_dir(e.bundle())
+        .env("FAKE_RECORD", e.dir.join("record"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(e.recorded_argv().unwrap(), ["create", "cid"]);
+    assert_eq!(
+        e.recorded_config()["process"]["noNewPrivileges"],
+        json!(true)
+    );
+}
+
+/// runc reads `exec --process FILE` again by path: a symlink or a FIFO there could show it
+/// another process than the one Rampart clamped. Refused.
+#[test]
+fn exec_process_file_must_be_a_regular_file() {
+    let e = Env::new();
+    let real = e.dir.join("real.json");
+    fs::write(
+        &real,
+        br#"{"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#,
+    )
+    .unwrap();
+    let link = e.dir.join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let fifo = e.dir.join("fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let c = e.cfg();
+    for (p, what) in [(&link, "is a symlink"), (&fifo, "is a FIFO")] {
+        let out = e.run(&[&c, "exec", "--process", p.to_str().unwrap(), "cid"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{err}");
+        assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+    }
 }

@@ -217,6 +217,7 @@ fn audit_one(
     let profile = settings.profiles.load(&choice.profile)?;
     let mut facts = host.facts(&[]);
     host.namespaces(&mut facts, &crate::policy::namespaces::joined_paths(&spec));
+    crate::policy::gather_sources(host, &mut facts, &spec);
     let (kind, results) = checks::judge(&spec, &profile, &facts, &choice.waived)?;
     let with_profile = match show_plan {
         true => Some(after(

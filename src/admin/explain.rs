@@ -17,6 +17,11 @@ struct Args {
     /// Profile to apply (default: as `create` would choose it).
     #[arg(long)]
     profile: Option<String>,
+    /// The process that starts runc, as `create` would see it (`containerd-shim`, `conmon`):
+    /// annotations count only from callers that never copy an image's (default: this
+    /// command's own parent, so they are shown as ignored).
+    #[arg(long)]
+    caller: Option<String>,
     /// Print JSON for tools instead of text for people.
     #[arg(long)]
     json: bool,
@@ -49,7 +54,10 @@ fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
     if args.profile.is_some() {
         inv.rampart.profile = args.profile.clone();
     }
-    let settings = Settings::resolve(&inv, host)?;
+    let mut settings = Settings::resolve(&inv, host)?;
+    if args.caller.is_some() {
+        settings.caller = args.caller.clone();
+    }
     let path = if args.target.is_dir() {
         args.target.join("config.json")
     } else {

@@ -28,7 +28,6 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 mod cis;
 mod pss;
@@ -485,9 +484,7 @@ pub fn host_paths(spec: &Spec) -> Vec<Violation> {
         .into_iter()
         .filter(|(_, src, _, _)| {
             let s = mounts::clean(src);
-            !mounts::ENGINE_DIRS
-                .iter()
-                .any(|d| Path::new(&s).starts_with(mounts::clean(d)) && s != mounts::clean(d))
+            !mounts::engine_file(&s)
         })
         .map(|(i, src, _, _)| {
             Violation::new(

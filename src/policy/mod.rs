@@ -149,6 +149,16 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
     )
 }
 
+/// Asks the host about what the mount and hook rules judge by path: bind sources (symlinks
+/// resolved, root-owned sockets) and `/proc/PID/exe` hooks.
+pub fn gather_sources(host: &dyn crate::host::Host, facts: &mut HostFacts, spec: &Spec) {
+    let binds: Vec<String> = bind_mounts(spec)
+        .into_iter()
+        .map(|(_, s, _, _)| s)
+        .collect();
+    host.sources(facts, &binds, &hooks::paths(spec));
+}
+
 /// Bind mounts of the spec: (index, source, destination, options).
 pub(crate) fn bind_mounts(spec: &Spec) -> Vec<(usize, String, String, Vec<String>)> {
     let Some(Value::Array(mounts)) = spec.get("/mounts") else {
@@ -277,6 +287,7 @@ mod tests {
             ("docker-20.10/hostnet.json", &["host-network"]),
             ("docker-20.10/hostnet-e2e.json", &["host-network"]),
             ("docker-20.10/dockersock.json", &["engine-socket"]),
+            ("docker-20.10/volumes-tmp-run.json", &[]), // a named volume, /srv/secrets
             ("docker-20.10/devices.json", &["unsafe-sysctl"]), // --device (char) --sysctl net.ipv4.ip_forward=1
             (
                 "containerd-1.6-cri/sandbox.json",

@@ -11,26 +11,262 @@ pub const SYSTEM_DIRS: &[&str] = &[
     "/sys", "/usr",
 ];
 
-/// Container-engine state and socket directories: refused when mounted whole or through an
-/// ancestor (`-v /run:/run` carries docker.sock). Files the engine itself places below them
-/// (resolv.conf, hosts, shm) are fine.
+/// Container-engine state and host-service directories: refused when mounted whole, through
+/// an ancestor (`-v /run:/run` carries docker.sock) or below (`/run/containerd/s/<hash>` is a
+/// shim's socket, computable from a container id: it starts privileged containers). Only
+/// the per-container files the engines themselves bind ([`engine_file`]) pass.
 pub const ENGINE_DIRS: &[&str] = &[
+    // Docker, containerd, podman/CRI-O (containers/storage), kubelet, k3s, BuildKit.
     "/var/lib/docker",
     "/var/lib/containerd",
     "/var/lib/containers",
     "/var/lib/kubelet",
     "/var/lib/crio",
+    "/var/lib/rancher",
+    "/var/lib/buildkit",
     "/run/docker",
+    "/run/docker.sock",
     "/run/containerd",
     "/run/crio",
     "/run/podman",
+    "/run/libpod",
     "/run/containers",
     "/run/runc",
-    "/run/docker.sock",
-    "/run/containerd/containerd.sock",
-    "/run/crio/crio.sock",
-    "/run/podman/podman.sock",
+    "/run/crun",
+    "/run/k3s",
+    "/run/buildkit",
+    // Host services that run things as root when asked over their sockets.
+    "/run/dbus",
+    "/run/systemd",
+    "/run/user",
+    // Rampart's own state and audit log.
+    "/run/rampart",
+    "/var/log/rampart",
 ];
+
+/// Component shapes of the files engines bind into their containers, as captured in
+/// tests/fixtures/specs (see [`engine_file`]).
+enum Part {
+    Lit(&'static str),
+    /// 64 lowercase hex digits: a Docker, containerd-CRI or containers/storage id.
+    Hex64,
+    /// A named volume (Docker and podman: `[A-Za-z0-9][A-Za-z0-9_.-]*`).
+    Name,
+    /// A Kubernetes pod uid (a UUID, or 32 hex digits for static pods).
+    PodUid,
+    /// A containers/storage driver directory: `overlay-containers`, `vfs-containers`, ...
+    Driver,
+    /// Any single component but `.`/`..` (kubelet's volume plugin and volume names).
+    Any,
+    /// One of these names.
+    OneOf(&'static [&'static str]),
+    /// Anything below (volume contents): must be last.
+    Rest,
+}
+use Part::*;
+
+const PODMAN_FILES: &[&str] = &[".containerenv", "hostname", "hosts", "resolv.conf", "shm"];
+
+/// The files engines bind for their own containers, by exact shape.
+const ENGINE_FILES: &[&[Part]] = &[
+    // Docker 20.10: -v resolv.conf/hostname/hosts, --ipc shareable's shm, named volumes.
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("docker"),
+        Lit("containers"),
+        Hex64,
+        OneOf(&["resolv.conf", "hostname", "hosts"]),
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("docker"),
+        Lit("containers"),
+        Hex64,
+        Lit("mounts"),
+        Lit("shm"),
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("docker"),
+        Lit("volumes"),
+        Name,
+        Lit("_data"),
+        Rest,
+    ],
+    // containerd 1.6 CRI: the sandbox's files.
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("containerd"),
+        Lit("io.containerd.grpc.v1.cri"),
+        Lit("sandboxes"),
+        Hex64,
+        OneOf(&["resolv.conf", "hostname", "hosts"]),
+    ],
+    &[
+        Lit("run"),
+        Lit("containerd"),
+        Lit("io.containerd.grpc.v1.cri"),
+        Lit("sandboxes"),
+        Hex64,
+        Lit("shm"),
+    ],
+    // kubelet: /etc/hosts, termination logs, volumes and subPaths.
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("kubelet"),
+        Lit("pods"),
+        PodUid,
+        Lit("etc-hosts"),
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("kubelet"),
+        Lit("pods"),
+        PodUid,
+        Lit("containers"),
+        Any,
+        Any,
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("kubelet"),
+        Lit("pods"),
+        PodUid,
+        Lit("volumes"),
+        Any,
+        Any,
+        Rest,
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("kubelet"),
+        Lit("pods"),
+        PodUid,
+        Lit("volume-subpaths"),
+        Any,
+        Any,
+        Any,
+    ],
+    // podman 4.3 and CRI-O (containers/storage): userdata files, named volumes.
+    &[
+        Lit("run"),
+        Lit("containers"),
+        Lit("storage"),
+        Driver,
+        Hex64,
+        Lit("userdata"),
+        OneOf(PODMAN_FILES),
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("containers"),
+        Lit("storage"),
+        Driver,
+        Hex64,
+        Lit("userdata"),
+        OneOf(PODMAN_FILES),
+    ],
+    &[
+        Lit("var"),
+        Lit("lib"),
+        Lit("containers"),
+        Lit("storage"),
+        Lit("volumes"),
+        Name,
+        Lit("_data"),
+        Rest,
+    ],
+];
+
+fn hex(c: &str, n: usize) -> bool {
+    c.len() == n
+        && c.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn part_matches(p: &Part, c: &str) -> bool {
+    match p {
+        Lit(l) => c == *l,
+        Hex64 => hex(c, 64),
+        Name => {
+            c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        }
+        PodUid => {
+            hex(c, 32)
+                || (c.len() == 36
+                    && c.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+                    && hex(&c.replace('-', ""), 32))
+        }
+        Driver => c
+            .strip_suffix("-containers")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_lowercase())),
+        Any => !c.is_empty() && c != "." && c != "..",
+        OneOf(names) => names.contains(&c),
+        Rest => true,
+    }
+}
+
+/// Whether a cleaned path is one of the files an engine binds for its own containers.
+pub fn engine_file(cleaned: &str) -> bool {
+    let comps: Vec<&str> = cleaned.split('/').filter(|c| !c.is_empty()).collect();
+    ENGINE_FILES.iter().any(|shape| match shape.last() {
+        Some(Rest) => {
+            comps.len() >= shape.len() - 1
+                && shape[..shape.len() - 1]
+                    .iter()
+                    .zip(&comps)
+                    .all(|(p, c)| part_matches(p, c))
+        }
+        _ => {
+            comps.len() == shape.len() && shape.iter().zip(&comps).all(|(p, c)| part_matches(p, c))
+        }
+    })
+}
+
+/// Why a cleaned bind source is engine or host-service state, if it is: it is such a
+/// directory, holds one, or lies below one without being an [`engine_file`].
+pub fn engine_state(cleaned: &str) -> Option<String> {
+    if cleaned.ends_with(".sock")
+        && [
+            "docker",
+            "containerd",
+            "crio",
+            "podman",
+            "runc",
+            "buildkit",
+            "k3s",
+        ]
+        .iter()
+        .any(|e| cleaned.contains(e))
+    {
+        return Some("a container-engine socket".into());
+    }
+    for d in ENGINE_DIRS {
+        if cleaned == *d {
+            return Some(format!("{d} is engine or host-service state"));
+        }
+        if under(d, cleaned) {
+            return Some(format!("it holds {d} (engine or host-service state)"));
+        }
+        if under(cleaned, d) && !engine_file(cleaned) {
+            return Some(format!(
+                "it is below {d} (engine or host-service state) and not a file the engine binds itself"
+            ));
+        }
+    }
+    None
+}
 
 /// `/a/./b/../c` → `/a/c`; `/var/run` is `/run` on every current distribution.
 pub fn clean(p: &str) -> String {
@@ -102,16 +338,31 @@ pub const ENGINE_SOCKET: Rule = Rule {
     id: "engine-socket",
     title: "container-engine socket or state mounted",
     reference: "CIS Docker 5.32",
-    check: |spec, _| {
-        Ok(bind_mounts(spec)
-            .into_iter()
-            .filter(|(_, src, _, _)| {
-                let s = clean(src);
-                s.ends_with(".sock") && ["docker", "containerd", "crio", "podman", "runc"].iter().any(|e| s.contains(e))
-                    || ENGINE_DIRS.iter().any(|d| under(&clean(d), &s) || s == clean(d))
-            })
-            .map(|(i, src, _, _)| Violation::new(format!("/mounts/{i}/source"), json!(src), "a container-engine socket or its state gives root on the host (it can start a privileged container)"))
-            .collect())
+    check: |spec, cx| {
+        let mut out = Vec::new();
+        for (i, src, _, _) in bind_mounts(spec) {
+            let facts = cx.host.bind_sources.get(&src);
+            let resolved = facts.and_then(|f| f.resolved.as_deref());
+            let why = engine_state(&clean(&src))
+                .or_else(|| {
+                    let r = clean(resolved?);
+                    engine_state(&r).map(|w| format!("it resolves to {r}: {w}"))
+                })
+                .or_else(|| {
+                    facts?.root_socket.as_ref().map(|s| {
+                        format!("{s} is a unix socket owned by root (a daemon's control socket)")
+                    })
+                });
+            if let Some(why) = why {
+                let why = format!("{why}; bind a directory of your own instead");
+                out.push(Violation::new(
+                    format!("/mounts/{i}/source"),
+                    json!(src),
+                    why,
+                ));
+            }
+        }
+        Ok(out)
     },
 };
 
@@ -235,6 +486,161 @@ mod tests {
             "absolute links are resolved inside the rootfs by runc"
         );
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn engine_state_at_above_and_below_is_refused_but_the_engines_own_files_pass() {
+        let id = "1de657be0fc00a3b74a8451fd494cfd8b763d1591364177b3e19b185b6ffd80b";
+        let refused = [
+            "/run/containerd/s/4e5b1a2c3d",
+            "/run/containerd/io.containerd.runtime.v2.task/moby/x",
+            "/run/containerd/io.containerd.runtime.v2.task",
+            "/run/docker/containerd",
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+            "/var/lib/docker",
+            "/var/lib/docker/containers",
+            &format!("/var/lib/docker/containers/{id}"),
+            &format!("/var/lib/docker/containers/{id}/config.v2.json"),
+            "/var/lib/docker/overlay2/abc/merged",
+            "/var/lib/docker/volumes",
+            "/var/lib/docker/volumes/v1",
+            "/var/lib/docker/volumes/../../docker/image",
+            "/var/lib/kubelet/pods",
+            "/var/lib/kubelet/pki",
+            "/run/dbus/system_bus_socket",
+            "/run/dbus",
+            "/run/systemd/private",
+            "/run/systemd",
+            "/run/user/1000",
+            "/run/user/1000/docker.sock",
+            "/run/k3s/containerd/containerd.sock",
+            "/run/buildkit/buildkitd.sock",
+            "/run/crio/crio.sock",
+            "/var/lib/containers/storage/overlay",
+            &format!("/run/containers/storage/overlay-containers/{id}/userdata/conmon.pid"),
+            &format!("/run/containers/storage/overlay-containers/{id}/userdata/attach"),
+            "/run/rampart/idmap",
+            "/var/lib/kubelet/pods/5f2a2d6e-0f0e-4c1e-9c7a-0d3a2b1c4d5e/plugins",
+            "/run",
+            "/var/lib",
+            "/var",
+            "/",
+        ];
+        for p in refused {
+            assert!(engine_state(&clean(p)).is_some(), "{p} must be refused");
+        }
+        let uid = "5f2a2d6e-0f0e-4c1e-9c7a-0d3a2b1c4d5e";
+        let allowed = [
+            format!("/var/lib/docker/containers/{id}/resolv.conf"),
+            format!("/var/lib/docker/containers/{id}/hostname"),
+            format!("/var/lib/docker/containers/{id}/hosts"),
+            format!("/var/lib/docker/containers/{id}/mounts/shm"),
+            "/var/lib/docker/volumes/v1/_data".to_string(),
+            "/var/lib/docker/volumes/v1/_data/sub".to_string(),
+            format!("/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/{id}/hosts"),
+            format!("/run/containerd/io.containerd.grpc.v1.cri/sandboxes/{id}/shm"),
+            format!("/var/lib/kubelet/pods/{uid}/etc-hosts"),
+            format!("/var/lib/kubelet/pods/{uid}/containers/app/0a1b2c3d"),
+            format!("/var/lib/kubelet/pods/{uid}/volumes/kubernetes.io~configmap/cfg"),
+            format!("/var/lib/kubelet/pods/{uid}/volume-subpaths/cfg/app/0"),
+            format!("/run/containers/storage/vfs-containers/{id}/userdata/.containerenv"),
+            format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/shm"),
+            "/var/lib/containers/storage/volumes/data/_data".to_string(),
+            "/srv/data".to_string(),
+            "/home/u/src".to_string(),
+            "/run/secrets-of-mine".to_string(),
+        ];
+        for p in &allowed {
+            assert_eq!(engine_state(&clean(p)), None, "{p} must pass");
+        }
+        assert!(!engine_file(&format!(
+            "/var/lib/docker/containers/{}/hosts",
+            &id[..63]
+        )));
+        assert!(!engine_file(&format!(
+            "/var/lib/kubelet/pods/{uid}/volumes/.."
+        )));
+    }
+
+    #[test]
+    fn every_bind_source_of_the_captured_specs_passes() {
+        for (name, spec) in crate::steps::testutil::all_fixtures() {
+            for (_, src, _, _) in super::bind_mounts(&spec) {
+                let s = clean(&src);
+                if name.ends_with("dockersock.json") {
+                    continue;
+                }
+                assert_eq!(engine_state(&s), None, "{name}: {src}");
+            }
+        }
+    }
+
+    #[test]
+    fn symlinked_and_socket_holding_sources_are_refused_by_host_facts() {
+        use crate::host::BindSource;
+        use crate::steps::testutil::{facts, fixture, profile};
+        let p = profile("restricted");
+        let mut raw = fixture("docker-20.10/default.json").into_raw();
+        raw["mounts"].as_array_mut().unwrap().extend([
+            json!({"destination": "/a", "type": "bind", "source": "/srv/link", "options": ["rbind"]}),
+            json!({"destination": "/b", "type": "bind", "source": "/srv/sockets", "options": ["rbind"]}),
+        ]);
+        let spec = crate::spec::Spec::from_value(raw).unwrap();
+        let mut h = facts();
+        h.bind_sources.insert(
+            "/srv/link".into(),
+            BindSource {
+                resolved: Some("/run/containerd/s/abc".into()),
+                root_socket: None,
+            },
+        );
+        h.bind_sources.insert(
+            "/srv/sockets".into(),
+            BindSource {
+                resolved: Some("/srv/sockets".into()),
+                root_socket: Some("/srv/sockets/ctl.sock".into()),
+            },
+        );
+        let cx = crate::policy::PolicyContext {
+            profile: &p,
+            host: &h,
+        };
+        let v = (ENGINE_SOCKET.check)(&spec, &cx).unwrap();
+        let vals: Vec<&Value> = v.iter().map(|v| &v.value).collect();
+        assert_eq!(vals, [&json!("/srv/link"), &json!("/srv/sockets")], "{v:?}");
+        assert!(
+            v[0].why.contains("resolves to /run/containerd/s/abc"),
+            "{}",
+            v[0].why
+        );
+        assert!(
+            v[1].why.contains("unix socket owned by root"),
+            "{}",
+            v[1].why
+        );
+    }
+
+    #[test]
+    fn the_host_finds_root_sockets_directly_inside_and_resolves_links() {
+        let d = std::env::temp_dir().join(format!("rampart-sock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("deep/er")).unwrap();
+        let _l = std::os::unix::net::UnixListener::bind(d.join("deep/er/x.sock")).unwrap();
+        let f = crate::host::bind_source;
+        assert_eq!(
+            f(d.to_str().unwrap()).root_socket,
+            None,
+            "depth 2 is not scanned"
+        );
+        let got = f(d.join("deep/er").to_str().unwrap());
+        if nix::unistd::geteuid().is_root() {
+            assert!(got.root_socket.unwrap().ends_with("/x.sock"));
+        }
+        std::os::unix::fs::symlink(d.join("deep"), d.join("link")).unwrap();
+        let got = f(d.join("link").to_str().unwrap());
+        assert_eq!(got.resolved, Some(d.join("deep").display().to_string()));
+        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]

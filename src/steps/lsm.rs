@@ -302,6 +302,8 @@ mod tests {
             profile: "restricted".into(),
             profile_from_flag: true,
             annotations: vec![],
+            caller: None,
+            annotation_callers: vec![],
             profiles: Default::default(),
             runtime: "/bin/true".into(),
             audit_log: dir.join("audit.log"),

@@ -99,8 +99,14 @@ pub(crate) mod testutil {
         ProfileSource::default().load(name).unwrap()
     }
 
+    /// Test facts; the dockerd pids of the captured Docker specs' hooks are dockerd.
     pub fn facts() -> HostFacts {
-        HostFacts::for_tests()
+        let mut h = HostFacts::for_tests();
+        for pid in [3094, 10639] {
+            h.proc_exes
+                .insert(format!("/proc/{pid}/exe"), "/usr/sbin/dockerd".into());
+        }
+        h
     }
 
     /// Every captured spec in tests/fixtures/specs.
