@@ -114,8 +114,12 @@ pub fn plan(
     if let Some(path) = &cmd.process {
         let bytes = crate::bundle::read(path)
             .with_context(|| format!("exec process file {}", path.display()))?;
-        let raw: Value = serde_json::from_slice(&bytes)
+        // Strictly (duplicate keys, NULs), and with runc's key matching: runc reads this file
+        // as a specs.Process with Go's encoding/json.
+        let raw = crate::spec::parse_strict(&bytes)
             .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        crate::runc_fields::check(&raw, crate::runc_fields::Root::Process)
+            .with_context(|| format!("exec process file {}", path.display()))?;
         let mut spec = Spec::from_value(json!({"ociVersion": "1.0.2", "process": raw}))
             .with_context(|| format!("{} is not an OCI process", path.display()))?;
         if let Some(cwd) = spec.get("/process/cwd").and_then(Value::as_str) {

@@ -29,14 +29,17 @@ impl Spec {
                 bytes.len()
             );
         }
-        let Strict(raw) = serde_json::from_slice(bytes).context("config.json is not valid JSON")?;
+        let raw = parse_strict(bytes).context("config.json is not valid JSON")?;
         Spec::from_value(raw)
     }
 
+    /// Checks a parsed config.json: an object, no key that runc would read as a field
+    /// spelled otherwise ([`crate::runc_fields`]), and oci-spec's model.
     pub fn from_value(raw: Value) -> Result<Spec> {
         if !raw.is_object() {
             bail!("config.json is not a JSON object");
         }
+        crate::runc_fields::check(&raw, crate::runc_fields::Root::Spec)?;
         let spec = Spec { raw };
         spec.validate_typed()?;
         Ok(spec)
@@ -91,6 +94,13 @@ impl Spec {
             None => Value::Null,
         }
     }
+}
+
+/// Parses JSON that runc also reads (config.json, `exec --process`, `update -r`) strictly: see
+/// [`Strict`].
+pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
+    let Strict(v) = serde_json::from_slice(bytes)?;
+    Ok(v)
 }
 
 /// A JSON value parsed strictly: duplicate keys (which other parsers may resolve

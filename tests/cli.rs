@@ -528,6 +528,43 @@ fn exec_privileged_process_gains_nothing() {
     assert_eq!(e.audit_lines()[0]["command"], "exec");
 }
 
+/// runc reads `exec --process FILE` with Go's encoding/json: a key it folds onto a field
+/// ("Capabilities", "capabilitieſ"), a duplicate key (Go: the later wins) or a NUL would
+/// hand the process what Rampart never saw. Refused; runc not run; the file untouched.
+#[test]
+fn exec_process_file_with_keys_runc_reads_differently_is_refused() {
+    let e = Env::new();
+    let all_caps =
+        fixture("docker-20.10/capadd-all.json")["process"]["capabilities"]["bounding"].to_string();
+    let base = r#"{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/","#;
+    let cases = [
+        (
+            format!(r#"{base}"Capabilities":{{"bounding":{all_caps}}}}}"#),
+            r#"key "Capabilities" at / would be read by runc as "capabilities""#,
+        ),
+        (
+            format!(r#"{base}"capabilitie\u017f":{{"bounding":{all_caps}}}}}"#),
+            "would be read by runc as \"capabilities\"",
+        ),
+        (
+            format!(r#"{base}"noNewPrivileges":true,"noNewPrivileges":false}}"#),
+            "duplicate key",
+        ),
+        (format!(r#"{base}"env":["A=\u0000"]}}"#), "NUL character"),
+    ];
+    let c = e.cfg();
+    for (text, needle) in cases {
+        let pfile = e.dir.join("process.json");
+        fs::write(&pfile, &text).unwrap();
+        let out = e.run(&[&c, "exec", "--process", pfile.to_str().unwrap(), "cid"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(err.contains(needle), "{text}: {err}");
+        assert!(e.recorded_argv().is_none(), "runc must not run: {text}");
+        assert_eq!(fs::read_to_string(&pfile).unwrap(), text);
+    }
+}
+
 #[test]
 fn exec_is_clamped_to_what_the_running_container_holds() {
     let e = Env::new();

@@ -4,7 +4,8 @@
 //! Specs: every captured spec (tests/fixtures/specs), mutated: capability sets with unknown
 //! names, namespaces with and without paths, mounts with odd destinations and options, rlimits,
 //! resources (negative, zero, huge, wrong types), random seccomp objects, unknown fields at
-//! random depths, odd values and removed sections. For each, under `restricted` and `baseline`:
+//! random depths, keys respelled as Go folds them (case, ſ, K; refused), odd values and
+//! removed sections. For each, under `restricted` and `baseline`:
 //! hardening fails (fail closed) or its output is never weaker than its input, keeps unknown
 //! fields byte for byte and is a fixed point. A sample also goes through real runc.
 //!
@@ -305,6 +306,10 @@ enum Mutation {
     Remove(usize),
     /// Append entries to maskedPaths (true) or readonlyPaths.
     Paths(bool, Vec<usize>),
+    /// Rename a key of the object reached by following `path` to a spelling Go's
+    /// encoding/json folds onto the same field (variant: upper-case, one letter flipped, ſ
+    /// for an s, K for a k); tests/oracle.rs checks against runc what these mean.
+    FoldKey(Vec<usize>, usize, u8),
 }
 
 fn number() -> impl Strategy<Value = Value> {
@@ -547,6 +552,12 @@ fn mutation(g: Gen) -> BoxedStrategy<Mutation> {
         });
     let odd = (0..odd_values().len()).prop_map(Mutation::Odd);
     let remove = (0..REMOVABLE.len()).prop_map(Mutation::Remove);
+    let fold = (
+        prop::collection::vec(any::<usize>(), 0..6),
+        any::<usize>(),
+        any::<u8>(),
+    )
+        .prop_map(|(p, k, v)| Mutation::FoldKey(p, k, v));
     prop_oneof![
         3 => caps,
         1 => namespaces,
@@ -558,8 +569,29 @@ fn mutation(g: Gen) -> BoxedStrategy<Mutation> {
         3 => odd,
         1 => remove,
         1 => paths,
+        2 => fold,
     ]
     .boxed()
+}
+
+/// A spelling of `key` that Go's encoding/json matches to the same struct field.
+fn fold_key(key: &str, variant: u8) -> String {
+    match variant % 4 {
+        0 => key.to_ascii_uppercase(),
+        1 if key.contains(['s', 'S']) => key.replacen(['s', 'S'], "\u{17f}", 1),
+        2 if key.contains(['k', 'K']) => key.replacen(['k', 'K'], "\u{212a}", 1),
+        _ => {
+            let mut c: Vec<char> = key.chars().collect();
+            if let Some(x) = c.iter_mut().find(|x| x.is_ascii_alphabetic()) {
+                *x = if x.is_ascii_uppercase() {
+                    x.to_ascii_lowercase()
+                } else {
+                    x.to_ascii_uppercase()
+                };
+            }
+            c.into_iter().collect()
+        }
+    }
 }
 
 /// Sets `ptr`, creating objects on the way; false if a non-object is in the way.
@@ -669,6 +701,16 @@ fn apply(spec: &mut Value, muts: &[Mutation]) -> BTreeMap<String, Value> {
                 set_ptr(spec, ptr, v.clone());
             }
             Mutation::Remove(i) => remove_ptr(spec, REMOVABLE[*i]),
+            Mutation::FoldKey(path, key, variant) => {
+                if let Some(obj) = walk_to_object(spec, path).filter(|o| !o.is_empty()) {
+                    let k = obj.keys().nth(key % obj.len()).unwrap().clone();
+                    let folded = fold_key(&k, *variant);
+                    if folded != k && !obj.contains_key(&folded) {
+                        let v = obj.remove(&k).unwrap();
+                        obj.insert(folded, v);
+                    }
+                }
+            }
             Mutation::Paths(masked, entries) => {
                 let field = if *masked {
                     "/linux/maskedPaths"
