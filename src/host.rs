@@ -248,13 +248,35 @@ pub trait Host {
 
 /// The first cgroup directory, in any mounted hierarchy, that `cgroups_path` (cgroupfs
 /// form `/a/b`, or systemd form `slice:prefix:name`) names and that already has processes.
+/// A relative path is below runc's own cgroup, which is this process's.
 fn cgroup_in_use(cgroups_path: &str) -> Option<String> {
-    let rel = crate::policy::cgroups::fs_path(cgroups_path)?;
-    let rel = rel.trim_start_matches('/');
+    let path = crate::policy::cgroups::fs_path(cgroups_path)?;
     let root = Path::new("/sys/fs/cgroup");
-    let mut dirs = vec![root.join(rel)];
-    if let Ok(entries) = std::fs::read_dir(root) {
-        dirs.extend(entries.flatten().map(|e| e.path().join(rel)));
+    let mut dirs = Vec::new();
+    if let Some(abs) = path.strip_prefix('/') {
+        dirs.push(root.join(abs));
+        if let Ok(entries) = std::fs::read_dir(root) {
+            dirs.extend(entries.flatten().map(|e| e.path().join(abs)));
+        }
+    } else {
+        // /proc/self/cgroup: `ID:CONTROLLERS:PATH`; v1 hierarchies are mounted by their
+        // controllers' names (`cpu,cpuacct`, `systemd` for name=systemd), v2 at the root or
+        // at `unified` on a hybrid host.
+        for line in std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .lines()
+        {
+            let mut f = line.splitn(3, ':');
+            let (Some(_), Some(ctrl), Some(own)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let own = own.trim_start_matches('/');
+            let mount = match ctrl {
+                "" => vec![root.to_path_buf(), root.join("unified")],
+                c => vec![root.join(c.trim_start_matches("name="))],
+            };
+            dirs.extend(mount.into_iter().map(|m| m.join(own).join(&path)));
+        }
     }
     dirs.into_iter().find_map(|d| {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).ok()?;

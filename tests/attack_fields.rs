@@ -205,3 +205,38 @@ fn restricted_defaults_still_run() {
     assert_eq!(lines[1], "0", "{out}");
     assert!(lines[2].split_whitespace().nth(3) == Some("0"), "{out}");
 }
+
+/// A cgroup that already has processes is someone else's: a container asking for it would
+/// share (and on a failed create, tear down) that cgroup. The test makes one, with a
+/// process of its own in it, in whichever hierarchy holds pids here.
+#[test]
+fn a_cgroup_with_processes_is_refused() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let name = format!("rampart-test/busy-{}", std::process::id());
+    let base = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|b| std::path::Path::new(b).join("cgroup.procs").exists())
+        .expect("a cgroup hierarchy with pids");
+    let dir = std::path::Path::new(base).join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    let s = spec("true", |s| {
+        s["linux"]["cgroupsPath"] = json!(format!("/{name}"))
+    });
+    refused(&s, "cgroups-path");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    // The process is gone: the empty cgroup can be removed (and would no longer be refused).
+    for _ in 0..50 {
+        if std::fs::remove_dir(&dir).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

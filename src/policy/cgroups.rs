@@ -58,25 +58,26 @@ pub const CGROUPS_PATH: Rule = Rule {
         };
         let field = "/linux/cgroupsPath";
         let refuse = |why: String| Ok(vec![Violation::new(field, json!(p), why)]);
-        let systemd = p.contains(':');
-        if !systemd && !p.starts_with('/') {
-            return refuse("a relative cgroupsPath is placed inside the engine's own cgroup; engines write absolute paths".into());
+        if p.split(['/', ':']).any(|c| c == ".." || c == ".") {
+            return refuse("'..' or '.' names a cgroup other than the container's own".into());
         }
-        if p.split(['/', ':']).any(|c| c == "..") {
-            return refuse("'..' climbs out of the container's cgroup".into());
+        // Relative (Docker's --cgroup-parent without a leading slash): a new child of the
+        // engine's own cgroup, unless it names nothing below it.
+        if !p.contains(':') && !p.starts_with('/') && p.trim_matches('/').is_empty() {
+            return refuse("an empty relative path is the engine's own cgroup".into());
         }
         let Some(fs) = fs_path(p) else {
             return refuse("not a systemd cgroupsPath (slice:prefix:name)".into());
         };
         let clean = super::mounts::clean(&fs);
-        if clean == "/" {
+        if fs.starts_with('/') && clean == "/" {
             return refuse("the root cgroup is the host's".into());
         }
         if let Some(own) = cx
             .host
             .own_cgroups
             .iter()
-            .find(|own| is_ancestor_or_same(&clean, own))
+            .find(|own| fs.starts_with('/') && is_ancestor_or_same(&clean, own))
         {
             return refuse(format!(
                 "the engine (and so the host) runs in {own}: the container would share its cgroup"
@@ -134,7 +135,9 @@ mod tests {
             "/",
             "//",
             "/docker/../",
-            "docker/x",
+            "docker/..",
+            ".",
+            "docker/./x",
             "/system.slice",
             "/system.slice/containerd.service",
             "-.slice::system.slice",
@@ -146,6 +149,7 @@ mod tests {
             "/docker/abc",
             "system.slice:docker:abc",
             "/kubepods/burstable/pod1/abc",
+            "rampart-e2e-docker/abc",
         ] {
             assert!(!fired(good, &h), "{good}");
         }

@@ -551,6 +551,25 @@ mod tests {
         }
     }
 
+    /// Default-deny: every field runc's Go types decode (generated from them, see
+    /// tests/oracle.rs) has a decision here.
+    #[test]
+    fn every_field_runc_decodes_has_a_row() {
+        let all = crate::runc_fields::field_paths();
+        // A struct is decided by its fields.
+        let is_struct = |p: &str| {
+            all.iter()
+                .any(|q| q.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+        };
+        let missing: Vec<&str> = all
+            .iter()
+            .copied()
+            .filter(|p| row(p).is_none() && !is_struct(p))
+            .collect();
+        assert!(all.len() > 250, "{} fields", all.len());
+        assert!(missing.is_empty(), "no decision for {missing:#?}");
+    }
+
     #[test]
     fn rows_are_found_by_the_longest_prefix() {
         assert_eq!(
