@@ -168,7 +168,11 @@ fn host_cgroup_host_rootfs_odd_namespaces_and_runc_annotations_are_refused() {
         ("root-path", Box::new(|s| s["root"]["path"] = json!("/etc"))),
         (
             "namespace-path",
-            Box::new(|s| s["linux"]["namespaces"][1]["path"] = json!("/proc/self/ns/net")),
+            Box::new(|s| s["linux"]["namespaces"][1]["path"] = json!("/proc/1/ns/ipc")),
+        ),
+        (
+            "namespace-path",
+            Box::new(|s| s["linux"]["namespaces"][1]["path"] = json!("/tmp/planted-ns")),
         ),
         (
             "unusual-field",

@@ -1,7 +1,8 @@
-//! Namespaces joined by path: only another process's namespace file of the same type
-//! (`/proc/PID/ns/TYPE`) or a network namespace pinned where CNI, Docker and podman pin
-//! them. Anything else (a file planted elsewhere, a path with `..`, `/proc/self`) is
-//! refused; whether the namespace is the host's is the host-* rules' question.
+//! Namespaces joined by path: only a process's namespace file of the same type
+//! (`/proc/PID/ns/TYPE`) or a network namespace pinned the way CNI, Docker and podman pin
+//! them (`.../netns/NAME`). Anything else (a file planted elsewhere, a path with `..`, a
+//! namespace file of another type) is refused; whether the namespace is the host's is the
+//! host-* rules' question.
 
 use super::{Rule, Violation};
 use serde_json::{Value, json};
@@ -22,20 +23,24 @@ fn proc_name(kind: &str) -> Option<&'static str> {
 }
 
 pub fn acceptable(kind: &str, path: &str) -> bool {
-    if path.split('/').any(|c| c == ".." || c == ".") || path.contains("//") {
+    if !path.starts_with('/')
+        || path
+            .split('/')
+            .skip(1)
+            .any(|c| c.is_empty() || c == ".." || c == ".")
+    {
         return false;
     }
     let parts: Vec<&str> = path.split('/').collect();
     if let ["", "proc", pid, "ns", name] = parts.as_slice() {
-        return !pid.is_empty()
-            && pid.bytes().all(|b| b.is_ascii_digit())
-            && Some(*name) == proc_name(kind);
+        // /proc/self is runc itself (the host's namespaces): the host-* rules judge that.
+        let pid_ok = matches!(*pid, "self" | "thread-self")
+            || !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+        return pid_ok && Some(*name) == proc_name(kind);
     }
-    kind == "network"
-        && NETNS_DIRS.iter().any(|d| {
-            path.strip_prefix(d)
-                .is_some_and(|n| !n.is_empty() && !n.contains('/'))
-        })
+    // Pinned network namespaces: CNI and podman (/run/netns/NAME), Docker
+    // (EXEC_ROOT/netns/ID), rootless podman (/run/user/UID/netns/NAME).
+    kind == "network" && parts.len() >= 3 && parts[parts.len() - 2] == "netns"
 }
 
 pub const NAMESPACE_PATH: Rule = Rule {
@@ -81,7 +86,16 @@ mod tests {
         assert!(acceptable("mount", "/proc/1/ns/mnt"));
         assert!(acceptable("network", "/var/run/netns/cni-1234"));
         assert!(acceptable("network", "/run/docker/netns/default"));
-        assert!(!acceptable("network", "/proc/self/ns/net"));
+        assert!(
+            acceptable("network", "/proc/self/ns/net"),
+            "runc's own: judged by host-network"
+        );
+        assert!(
+            acceptable("network", "/work/x/exec/netns/default"),
+            "dockerd --exec-root"
+        );
+        assert!(!acceptable("network", "/proc/x/ns/net"));
+        assert!(!acceptable("network", "/tmp/netns/"));
         assert!(
             !acceptable("network", "/proc/6770/ns/ipc"),
             "type must match"
