@@ -134,6 +134,11 @@ pub fn plan_container(
     {
         let rootfs = path.parent().unwrap_or(Path::new(".")).join(root);
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
+        host.rootfs_paths(
+            &mut facts,
+            &rootfs,
+            &steps::rootfs::destinations(&request, &profile),
+        );
         let cgroups_path = request
             .get("/linux/cgroupsPath")
             .and_then(serde_json::Value::as_str);
