@@ -213,11 +213,18 @@ pub trait Host {
             }
         }
     }
-    /// Fills `rootfs_paths` for mount destinations `paths` in the rootfs `rootfs`.
-    fn rootfs_paths(&self, facts: &mut HostFacts, rootfs: &Path, paths: &[String]) {
-        for p in paths {
-            if let Some(r) = rootfs_path(rootfs, p) {
-                facts.rootfs_paths.insert(p.clone(), r);
+    /// Fills `rootfs_paths` for the request's mount destinations and the profile's tmpfs
+    /// paths in the rootfs `rootfs`.
+    fn rootfs_paths(
+        &self,
+        facts: &mut HostFacts,
+        rootfs: &Path,
+        request: &crate::spec::Spec,
+        profile: &crate::profile::Profile,
+    ) {
+        for p in crate::steps::rootfs::mount_paths(request, profile) {
+            if let Some(r) = rootfs_path(rootfs, &p) {
+                facts.rootfs_paths.insert(p, r);
             }
         }
     }

@@ -105,7 +105,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
 
 /// Every path whose place in the image the step needs ([`crate::host::HostFacts::rootfs_paths`]):
 /// the request's mount destinations and the profile's tmpfs paths, as written.
-pub fn destinations(request: &Spec, profile: &crate::profile::Profile) -> Vec<String> {
+pub fn mount_paths(request: &Spec, profile: &crate::profile::Profile) -> Vec<String> {
     let mut out: Vec<String> = match request.get("/mounts") {
         Some(Value::Array(m)) => m
             .iter()
