@@ -65,6 +65,23 @@ fn remove_stale_dirs() {
     }
 }
 
+/// A copy of [`image`] whose author made `dir` (tmp or run) a symbolic link to `target`,
+/// hoping the profile's writable tmpfs (with the image's files copied in) lands there.
+fn hostile_image(dir: &str, target: &str) -> PathBuf {
+    let root = own_dir().join(format!("hostile-{dir}"));
+    let _ = fs::remove_dir_all(&root);
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(image())
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a rootfs");
+    fs::remove_dir_all(root.join(dir)).unwrap();
+    symlink(target, root.join(dir)).unwrap();
+    root
+}
+
 fn config_file() -> PathBuf {
     static CFG: OnceLock<PathBuf> = OnceLock::new();
     CFG.get_or_init(|| {
@@ -262,4 +279,26 @@ fn the_rootfs_stays_read_only_with_writable_tmp_and_run() {
         &[(&v, "/run/secrets")],
     );
     assert_eq!(out, "tmp-run-writable\n1777\n755\n1\n");
+}
+
+#[test]
+fn an_image_cannot_redirect_the_writable_tmpfs_onto_its_root_or_etc() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let script = "for f in /x /etc/x /etc/passwd /bin/x; do touch $f 2>/dev/null && echo writable $f; done; \
+        grep -E ' / | /etc ' /proc/mounts | cut -d' ' -f2,3; echo done";
+    for (dir, target) in [("run", "../../../etc"), ("tmp", "/")] {
+        let rootfs = hostile_image(dir, target);
+        let bundle = Bundle::new(&docker_like_spec(&rootfs, &["sh", "-c", script]));
+        let out = expect_success(&run_container(restricted(), &bundle));
+        assert!(!out.contains("writable"), "/{dir} -> {target}: {out}");
+        assert!(!out.contains("tmpfs"), "/{dir} -> {target}: {out}");
+        assert!(out.ends_with("done\n"), "{out}");
+        let log = fs::read_to_string(own_dir().join("audit.log")).unwrap_or_default();
+        assert!(
+            log.contains(&format!("no tmpfs at /{dir}: in the image it leads to ")),
+            "{log}"
+        );
+    }
 }

@@ -63,6 +63,18 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             }
             continue;
         }
+        if at != clean(&t.path) {
+            // runc would follow the image's link: a writable copy of whatever it names (/etc,
+            // or / itself) would replace the read-only original.
+            ch.note(
+                "/mounts",
+                format!(
+                    "no tmpfs at {}: in the image it leads to {at} (a symbolic link), which a writable tmpfs must not replace; a request may mount one at {at} (docker run --tmpfs {at})",
+                    t.path
+                ),
+            );
+            continue;
+        }
         let entry = json!({"destination": t.path, "type": "tmpfs", "source": "tmpfs",
             "options": options(t, dir_mode(cx, &t.path), copyup)});
         let below: Vec<&str> = dests
@@ -335,13 +347,18 @@ mod tests {
         let mut s = with_mounts(&[("/var/run/secrets", "/v/secrets")]);
         run_facts(&mut s, "restricted", &facts());
         assert_eq!(pos(&s, "/run"), dests(&s).len() - 1);
-        // A profile path that is itself a link in the image (/tmp -> /var/tmp) is compared
-        // where it lands too.
-        let mut s = with_mounts(&[("/var/tmp/x", "/v/x")]);
-        let mut h = facts();
-        fact(&mut h, "/tmp", "/var/tmp", Some(0o1777));
-        run_facts(&mut s, "restricted", &h);
-        assert!(pos(&s, "/tmp") < pos(&s, "/var/tmp/x"), "{:?}", dests(&s));
+        // A profile path that is itself a link in the image (/tmp -> /var/tmp, or -> / by a
+        // hostile image) gets no tmpfs: runc would mount it where the link leads.
+        for target in ["/var/tmp", "/", "/etc"] {
+            let mut s = with_mounts(&[("/var/tmp/x", "/v/x")]);
+            let mut h = facts();
+            fact(&mut h, "/tmp", target, Some(0o1777));
+            let out = run_facts(&mut s, "restricted", &h);
+            assert!(!dests(&s).contains(&"/tmp".to_string()), "{:?}", dests(&s));
+            assert!(dests(&s).contains(&"/run".to_string()), "{:?}", dests(&s));
+            let why = format!("no tmpfs at /tmp: in the image it leads to {target} ");
+            assert!(out.iter().any(|c| c.reason.contains(&why)), "{out:?}");
+        }
     }
 
     #[test]
@@ -368,12 +385,16 @@ mod tests {
         fact(&mut h, "/var/run", "/run", None);
         run_facts(&mut s, "restricted", &h);
         assert!(!dests(&s).contains(&"/run".to_string()), "{:?}", dests(&s));
-        // Above it: /tmp -> /var/tmp in the image and a volume at /var.
-        let mut s = with_mounts(&[("/var", "/v/var")]);
-        let mut h = facts();
-        fact(&mut h, "/tmp", "/var/tmp", None);
-        run_facts(&mut s, "restricted", &h);
+        // Above it: a volume at /.
+        let mut s = with_mounts(&[("/", "/v/root")]);
+        let out = run_facts(&mut s, "restricted", &facts());
         assert!(!dests(&s).contains(&"/tmp".to_string()), "{:?}", dests(&s));
+        assert!(
+            out.iter().any(|c| c
+                .reason
+                .contains("no tmpfs at /run: the request mounts / there")),
+            "{out:?}"
+        );
     }
 
     #[test]
