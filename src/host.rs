@@ -63,6 +63,36 @@ pub struct RootfsPath {
     /// Permission bits (with setuid/setgid/sticky) of the image's directory at `resolved`,
     /// when there is one.
     pub dir_mode: Option<u32>,
+    /// For the profile's tmpfs paths: bytes in the regular files below the image's directory
+    /// (what `tmpcopyup` copies into the tmpfs), `u64::MAX` past [`COPY_ENTRIES`] entries.
+    pub content_bytes: Option<u64>,
+}
+
+/// How many entries of an image directory Rampart counts before calling it too big to copy.
+pub const COPY_ENTRIES: usize = 100_000;
+
+/// Bytes in the regular files below `dir` (symlinks not followed), `u64::MAX` when there are
+/// more than [`COPY_ENTRIES`] entries.
+pub fn content_bytes(dir: &Path) -> u64 {
+    let (mut total, mut seen) = (0u64, 0usize);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > COPY_ENTRIES {
+                return u64::MAX;
+            }
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                total = total.saturating_add(m.len());
+            }
+        }
+    }
+    total
 }
 
 impl HostFacts {
@@ -170,7 +200,11 @@ pub fn rootfs_path(rootfs: &Path, dest: &str) -> Option<RootfsPath> {
         .ok()
         .filter(|m| m.is_dir())
         .map(|m| m.permissions().mode() & 0o7777);
-    Some(RootfsPath { resolved, dir_mode })
+    Some(RootfsPath {
+        resolved,
+        dir_mode,
+        content_bytes: None,
+    })
 }
 
 /// OCI namespace types and their names under /proc/PID/ns.
@@ -223,7 +257,11 @@ pub trait Host {
         profile: &crate::profile::Profile,
     ) {
         for p in crate::steps::rootfs::mount_paths(request, profile) {
-            if let Some(r) = rootfs_path(rootfs, &p) {
+            if let Some(mut r) = rootfs_path(rootfs, &p) {
+                if r.dir_mode.is_some() && profile.rootfs.tmpfs.iter().any(|t| t.path == p) {
+                    let dir = rootfs.join(r.resolved.trim_start_matches('/'));
+                    r.content_bytes = Some(content_bytes(&dir));
+                }
                 facts.rootfs_paths.insert(p, r);
             }
         }
@@ -440,6 +478,9 @@ mod tests {
         )
         .unwrap();
         symlink("../run", root.join("var/run")).unwrap();
+        std::fs::write(root.join("run/postgresql/pid"), "0123456789").unwrap();
+        std::fs::write(root.join("run/x"), "abc").unwrap();
+        symlink("/big", root.join("run/postgresql/link")).unwrap();
         symlink("/run", root.join("abs")).unwrap();
         symlink("../../../../../etc", root.join("var/up")).unwrap();
         symlink("loop2", root.join("loop1")).unwrap();
@@ -465,6 +506,7 @@ mod tests {
             None,
             "missing"
         );
+        assert_eq!(content_bytes(&root.join("run")), 13);
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -68,7 +68,15 @@ fn remove_stale_dirs() {
 /// A copy of [`image`] whose author made `dir` (tmp or run) a symbolic link to `target`,
 /// hoping the profile's writable tmpfs (with the image's files copied in) lands there.
 fn hostile_image(dir: &str, target: &str) -> PathBuf {
-    let root = own_dir().join(format!("hostile-{dir}"));
+    let root = image_copy(&format!("hostile-{dir}"));
+    fs::remove_dir_all(root.join(dir)).unwrap();
+    symlink(target, root.join(dir)).unwrap();
+    root
+}
+
+/// A fresh copy of [`image`] named `name`.
+fn image_copy(name: &str) -> PathBuf {
+    let root = own_dir().join(name);
     let _ = fs::remove_dir_all(&root);
     let st = Command::new("cp")
         .arg("-a")
@@ -77,8 +85,6 @@ fn hostile_image(dir: &str, target: &str) -> PathBuf {
         .status()
         .unwrap();
     assert!(st.success(), "cp -a rootfs");
-    fs::remove_dir_all(root.join(dir)).unwrap();
-    symlink(target, root.join(dir)).unwrap();
     root
 }
 
@@ -301,4 +307,32 @@ fn an_image_cannot_redirect_the_writable_tmpfs_onto_its_root_or_etc() {
             "{log}"
         );
     }
+}
+
+#[test]
+fn an_image_with_more_in_tmp_than_the_tmpfs_holds_still_starts() {
+    if !common::require_root_tools() {
+        return;
+    }
+    // Build leftovers: 80 MiB (sparse) in the image's /tmp, more than size=65536k.
+    let root = image_copy("big-tmp");
+    fs::File::create(root.join("tmp/leftover"))
+        .unwrap()
+        .set_len(80 << 20)
+        .unwrap();
+    let script = "ls /tmp; echo x > /tmp/new && echo ok";
+    let bundle = Bundle::new(&docker_like_spec(&root, &["sh", "-c", script]));
+    let out = expect_success(&run_container(restricted(), &bundle));
+    assert_eq!(out, "ok\n", "an empty, writable /tmp");
+    let tmp = bundle.config()["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/tmp")
+        .unwrap()["options"]
+        .clone();
+    assert!(
+        !tmp.as_array().unwrap().contains(&json!("tmpcopyup")),
+        "{tmp}"
+    );
 }

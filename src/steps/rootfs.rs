@@ -44,7 +44,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     // A user namespace's root cannot copy (nor chown to) the image's files, owned by ids
     // outside it: no copy-up there.
     let copyup = !cx.profile.userns.enabled;
-    let (mut added, mut placed) = (Vec::new(), Vec::new());
+    let (mut added, mut placed, mut copied) = (Vec::new(), Vec::new(), Vec::new());
     for t in &policy.tmpfs {
         let at = resolved(cx, &t.path);
         let dests: Vec<String> = mounts.iter().map(|m| resolved(cx, &dest(m))).collect();
@@ -63,7 +63,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             }
             continue;
         }
-        if at != clean(&t.path) {
+        if at != lexical(&t.path) {
             // runc would follow the image's link: a writable copy of whatever it names (/etc,
             // or / itself) would replace the read-only original.
             ch.note(
@@ -75,8 +75,34 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             );
             continue;
         }
+        let bytes = cx
+            .host
+            .rootfs_paths
+            .get(&t.path)
+            .and_then(|r| r.content_bytes);
+        let copy = match (bytes, size_bytes(&t.options)) {
+            (Some(b), Some(size)) if copyup && b > size => {
+                let b = if b == u64::MAX {
+                    format!("more than {} entries", crate::host::COPY_ENTRIES)
+                } else {
+                    format!("{b} bytes")
+                };
+                ch.note(
+                    "/mounts",
+                    format!(
+                        "the image's {} holds {b}, more than its tmpfs's size= ({size} bytes) takes: not copied in (runc would fail to start the container)",
+                        t.path
+                    ),
+                );
+                false
+            }
+            _ => copyup,
+        };
+        if copy {
+            copied.push(t.path.as_str());
+        }
         let entry = json!({"destination": t.path, "type": "tmpfs", "source": "tmpfs",
-            "options": options(t, dir_mode(cx, &t.path), copyup)});
+            "options": options(t, dir_mode(cx, &t.path), copy)});
         let below: Vec<&str> = dests
             .iter()
             .filter(|d| at_or_below(d, &at))
@@ -97,15 +123,19 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     }
     if !added.is_empty() {
         spec.set("/mounts", Value::Array(mounts))?;
-        let copied = if copyup {
-            " (the image's files there copied in, with their owners and modes)"
-        } else {
-            " (empty: in a user namespace the image's files cannot be copied in)"
-        };
         let mut reason = format!(
-            "writable tmpfs at {}{copied} so programs can still write with a read-only rootfs",
+            "writable tmpfs at {} so programs can still write with a read-only rootfs",
             added.join(", ")
         );
+        if !copied.is_empty() {
+            reason.push_str(&format!(
+                "; the image's files in {} copied in (tmpcopyup), with their owners and modes",
+                copied.join(", ")
+            ));
+        }
+        if !copyup {
+            reason.push_str("; nothing copied in: root in a user namespace cannot copy the image's files, owned by ids outside it");
+        }
         for p in placed {
             reason.push_str("; ");
             reason.push_str(&p);
@@ -138,11 +168,44 @@ fn resolved(cx: &Context, dest: &str) -> String {
         .rootfs_paths
         .get(dest)
         .map(|r| r.resolved.clone())
-        .unwrap_or_else(|| clean(dest))
+        .unwrap_or_else(|| lexical(dest))
 }
 
 fn dir_mode(cx: &Context, dest: &str) -> Option<u32> {
     cx.host.rootfs_paths.get(dest).and_then(|r| r.dir_mode)
+}
+
+/// The `size=` of tmpfs options in bytes (the kernel's memparse suffixes), `None` when
+/// there is none or it is relative (`50%`).
+fn size_bytes(options: &[String]) -> Option<u64> {
+    let v = options.iter().rev().find_map(|o| o.strip_prefix("size="))?;
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        "e" => 60,
+        _ => return None,
+    };
+    n.parse::<u64>().ok()?.checked_mul(1u64 << shift)
+}
+
+/// `dest` with `.` and `..` taken lexically, never above `/` (how runc's securejoin reads a
+/// path with no symlinks in it).
+fn lexical(dest: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in dest.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            out.pop();
+        } else {
+            out.push(c);
+        }
+    }
+    format!("/{}", out.join("/"))
 }
 
 /// Whether the cleaned path `p` is `base` or inside it.
@@ -286,6 +349,7 @@ mod tests {
             crate::host::RootfsPath {
                 resolved: resolved.to_string(),
                 dir_mode: mode,
+                content_bytes: None,
             },
         );
     }
@@ -472,5 +536,48 @@ mod tests {
             );
             assert_eq!(s.to_vec(), once, "{extra:?}: not byte for byte");
         }
+    }
+
+    #[test]
+    fn image_content_larger_than_the_tmpfs_is_not_copied_in() {
+        let mut h = facts();
+        fact(&mut h, "/tmp", "/tmp", Some(0o1777));
+        fact(&mut h, "/run", "/run", Some(0o755));
+        h.rootfs_paths.get_mut("/tmp").unwrap().content_bytes = Some(65536 * 1024 + 1);
+        h.rootfs_paths.get_mut("/run").unwrap().content_bytes = Some(65536 * 1024);
+        let mut s = fixture("docker-20.10/default.json");
+        let out = run_facts(&mut s, "restricted", &h);
+        let m = s.get("/mounts").unwrap().as_array().unwrap();
+        let copies = |d: &str| {
+            m[pos(&s, d)]["options"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("tmpcopyup"))
+        };
+        assert!(!copies("/tmp") && copies("/run"));
+        assert!(out.iter().any(|c| c.reason.contains("the image's /tmp holds 67108865 bytes, more than its tmpfs's size= (67108864 bytes)")), "{out:?}");
+        let rec = out
+            .iter()
+            .find(|c| c.field == "/mounts" && c.after != Value::Null)
+            .unwrap();
+        assert!(
+            rec.reason.contains("the image's files in /run copied in"),
+            "{}",
+            rec.reason
+        );
+        h.rootfs_paths.get_mut("/tmp").unwrap().content_bytes = Some(u64::MAX);
+        let out = run_facts(&mut fixture("docker-20.10/default.json"), "restricted", &h);
+        assert!(
+            out.iter()
+                .any(|c| c.reason.contains("more than 100000 entries")),
+            "{out:?}"
+        );
+        let sz = |o: &str| size_bytes(&[o.to_string()]);
+        assert_eq!(sz("size=65536k"), Some(64 << 20));
+        assert_eq!(sz("size=2G"), Some(2 << 30));
+        assert_eq!(sz("size=4096"), Some(4096));
+        assert_eq!(sz("size=50%"), None);
+        assert_eq!(sz("mode=755"), None);
+        assert_eq!(lexical("/run/../../tmp/./x"), "/tmp/x");
     }
 }
