@@ -129,7 +129,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         );
         if !copied.is_empty() {
             reason.push_str(&format!(
-                "; the image's files in {} copied in (tmpcopyup), with their owners and modes",
+                "; the image's files in {} copied in (tmpcopyup: contents, owners, file modes)",
                 copied.join(", ")
             ));
         }
