@@ -51,13 +51,17 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         if let Some(i) = dests.iter().position(|d| at_or_below(&at, d)) {
             let ours = mounts[i]["type"] == "tmpfs" && dest(&mounts[i]) == t.path;
             if !ours {
+                let via = if lexical(&dest(&mounts[i])) == dests[i] {
+                    String::new()
+                } else {
+                    format!(" (in the image: {})", dests[i])
+                };
                 ch.note(
                     "/mounts",
                     format!(
-                        "no tmpfs at {}: the request mounts {} there (at {}), which a tmpfs would hide",
+                        "no tmpfs at {}: the request mounts {}{via} there, which a tmpfs would hide",
                         t.path,
                         dest(&mounts[i]),
-                        dests[i]
                     ),
                 );
             }
@@ -66,10 +70,15 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         if at != lexical(&t.path) {
             // runc would follow the image's link: a writable copy of whatever it names (/etc,
             // or / itself) would replace the read-only original.
+            let ask = if at == "/" {
+                String::new()
+            } else {
+                format!("; a request may mount one at {at} (docker run --tmpfs {at})")
+            };
             ch.note(
                 "/mounts",
                 format!(
-                    "no tmpfs at {}: in the image it leads to {at} (a symbolic link), which a writable tmpfs must not replace; a request may mount one at {at} (docker run --tmpfs {at})",
+                    "no tmpfs at {}: in the image it leads to {at} (a symbolic link), which a writable tmpfs must not replace{ask}",
                     t.path
                 ),
             );
