@@ -53,6 +53,51 @@ pub struct HostFacts {
     /// The cgroup directory the request's `cgroupsPath` names, when it already exists with
     /// processes in it (someone else's cgroup).
     pub cgroup_in_use: Option<String>,
+    /// Where runc will put each mount destination of the request and each tmpfs path of the
+    /// profile (keyed as written): symlinks in the image resolved inside the rootfs, as
+    /// runc's securejoin does (`/var/run/secrets` → `/run/secrets` on Debian images), and
+    /// the mode of the image's directory there. Absent: taken as written, no directory.
+    pub rootfs_paths: BTreeMap<String, RootfsPath>,
+}
+
+/// A mount destination as runc will see it in the image (see [`HostFacts::rootfs_paths`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootfsPath {
+    /// Absolute path inside the container, symlinks resolved, `.`/`..` gone.
+    pub resolved: String,
+    /// Permission bits (with setuid/setgid/sticky) of the image's directory at `resolved`,
+    /// when there is one.
+    pub dir_mode: Option<u32>,
+    /// For the profile's tmpfs paths: bytes in the regular files below the image's directory
+    /// (what `tmpcopyup` copies into the tmpfs), `u64::MAX` past [`COPY_ENTRIES`] entries.
+    pub content_bytes: Option<u64>,
+}
+
+/// How many entries of an image directory Rampart counts before calling it too big to copy.
+pub const COPY_ENTRIES: usize = 100_000;
+
+/// Bytes in the regular files below `dir` (symlinks not followed), `u64::MAX` when there are
+/// more than [`COPY_ENTRIES`] entries.
+pub fn content_bytes(dir: &Path) -> u64 {
+    let (mut total, mut seen) = (0u64, 0usize);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > COPY_ENTRIES {
+                return u64::MAX;
+            }
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() {
+                total = total.saturating_add(m.len());
+            }
+        }
+    }
+    total
 }
 
 impl HostFacts {
@@ -77,6 +122,7 @@ impl HostFacts {
             rootfs_real: None,
             own_cgroups: Vec::new(),
             cgroup_in_use: None,
+            rootfs_paths: BTreeMap::new(),
         }
     }
 }
@@ -162,6 +208,63 @@ pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
     None
 }
 
+/// Where runc 1.1 mounts `dest` in `rootfs`: filepath-securejoin's walk, one component at a
+/// time, a symlink's target spliced in front of the rest (an absolute one restarting at the
+/// rootfs), `..` never climbing above the rootfs, missing components taken as they are.
+/// Returns the in-container path (`/run/secrets`), or `None` after 255 links (runc fails).
+pub fn resolve_in_rootfs(rootfs: &Path, dest: &str) -> Option<String> {
+    let mut done: Vec<String> = Vec::new();
+    let mut todo: std::collections::VecDeque<String> = dest
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect();
+    let mut links = 0;
+    while let Some(comp) = todo.pop_front() {
+        match comp.as_str() {
+            "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        done.push(comp);
+        let here = rootfs.join(done.join("/"));
+        let Ok(target) = std::fs::read_link(&here) else {
+            continue;
+        };
+        links += 1;
+        if links > 255 {
+            return None;
+        }
+        done.pop();
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with('/') {
+            done.clear();
+        }
+        for t in target.split('/').filter(|c| !c.is_empty()).rev() {
+            todo.push_front(t.to_string());
+        }
+    }
+    Some(format!("/{}", done.join("/")))
+}
+
+/// [`resolve_in_rootfs`] and the mode of the image's directory there.
+pub fn rootfs_path(rootfs: &Path, dest: &str) -> Option<RootfsPath> {
+    use std::os::unix::fs::PermissionsExt;
+    let resolved = resolve_in_rootfs(rootfs, dest)?;
+    let dir_mode = std::fs::symlink_metadata(rootfs.join(resolved.trim_start_matches('/')))
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| m.permissions().mode() & 0o7777);
+    Some(RootfsPath {
+        resolved,
+        dir_mode,
+        content_bytes: None,
+    })
+}
+
 /// OCI namespace types and their names under /proc/PID/ns.
 pub const NAMESPACES: &[(&str, &str)] = &[
     ("pid", "pid"),
@@ -199,6 +302,25 @@ pub trait Host {
         for d in destinations {
             if let Some(link) = escaping_symlink(rootfs, d) {
                 facts.escaping_destinations.insert(d.clone(), link);
+            }
+        }
+    }
+    /// Fills `rootfs_paths` for the request's mount destinations and the profile's tmpfs
+    /// paths in the rootfs `rootfs`.
+    fn rootfs_paths(
+        &self,
+        facts: &mut HostFacts,
+        rootfs: &Path,
+        request: &crate::spec::Spec,
+        profile: &crate::profile::Profile,
+    ) {
+        for p in crate::steps::rootfs::mount_paths(request, profile) {
+            if let Some(mut r) = rootfs_path(rootfs, &p) {
+                if r.dir_mode.is_some() && profile.rootfs.tmpfs.iter().any(|t| t.path == p) {
+                    let dir = rootfs.join(r.resolved.trim_start_matches('/'));
+                    r.content_bytes = Some(content_bytes(&dir));
+                }
+                facts.rootfs_paths.insert(p, r);
             }
         }
     }
@@ -317,6 +439,7 @@ impl Host for RealHost {
             rootfs_real: None,
             own_cgroups: Vec::new(),
             cgroup_in_use: None,
+            rootfs_paths: BTreeMap::new(),
         }
     }
 
@@ -434,6 +557,51 @@ pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn destinations_resolve_inside_the_rootfs_like_securejoin() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let root = std::env::temp_dir().join(format!("rampart-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("run/postgresql")).unwrap();
+        std::fs::create_dir_all(root.join("var")).unwrap();
+        std::fs::set_permissions(
+            root.join("run/postgresql"),
+            std::fs::Permissions::from_mode(0o2775),
+        )
+        .unwrap();
+        symlink("../run", root.join("var/run")).unwrap();
+        std::fs::write(root.join("run/postgresql/pid"), "0123456789").unwrap();
+        std::fs::write(root.join("run/x"), "abc").unwrap();
+        symlink("/big", root.join("run/postgresql/link")).unwrap();
+        symlink("/run", root.join("abs")).unwrap();
+        symlink("../../../../../etc", root.join("var/up")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        let r = |d: &str| resolve_in_rootfs(&root, d);
+        assert_eq!(r("/var/run/secrets").as_deref(), Some("/run/secrets"));
+        assert_eq!(r("var/run/").as_deref(), Some("/run"));
+        assert_eq!(r("/abs/x/../y").as_deref(), Some("/run/y"));
+        assert_eq!(
+            r("/var/up/passwd").as_deref(),
+            Some("/etc/passwd"),
+            "never above"
+        );
+        assert_eq!(r("/../../tmp").as_deref(), Some("/tmp"));
+        assert_eq!(r("/loop1/x"), None, "runc fails with ELOOP");
+        let p = rootfs_path(&root, "/var/run/postgresql").unwrap();
+        assert_eq!(
+            (p.resolved.as_str(), p.dir_mode),
+            ("/run/postgresql", Some(0o2775))
+        );
+        assert_eq!(
+            rootfs_path(&root, "/tmp").unwrap().dir_mode,
+            None,
+            "missing"
+        );
+        assert_eq!(content_bytes(&root.join("run")), 13);
+        std::fs::remove_dir_all(root).unwrap();
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

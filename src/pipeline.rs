@@ -167,6 +167,7 @@ pub fn plan_container(
     {
         let rootfs = held.join(root);
         host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
+        host.rootfs_paths(&mut facts, &rootfs, &request, &profile);
         let cgroups_path = request
             .get("/linux/cgroupsPath")
             .and_then(serde_json::Value::as_str);
