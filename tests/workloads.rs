@@ -40,6 +40,15 @@ const SPEC: DockerSpec = DockerSpec {
     e2e_image: false,
 };
 
+/// The matrix's time budget: cells not started by then are recorded as skipped, and waits
+/// end there (each docker command is also bounded, by run_timeout).
+const BUDGET: Duration = Duration::from_secs(300);
+
+fn matrix_deadline() -> Instant {
+    static D: OnceLock<Instant> = OnceLock::new();
+    *D.get_or_init(|| Instant::now() + BUDGET)
+}
+
 /// Label on every container and volume this test makes (stale ones are removed at start).
 const LABEL: &str = "rampart.dev/workloads-test";
 
@@ -157,6 +166,17 @@ impl Workload {
                 ],
                 "1",
             ),
+        }
+    }
+
+    /// (user, command) pairs `ps` must show once it serves: the entrypoint dropped to the
+    /// service user (nginx: a root master and www-data workers).
+    fn runs_as(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Workload::Nginx => &[("root", "nginx"), ("www-data", "nginx")],
+            Workload::Redis => &[("redis", "redis-server")],
+            Workload::Postgres => &[("postgres", "postgres")],
+            Workload::Python => &[("root", "python3")],
         }
     }
 
@@ -319,6 +339,10 @@ enum Outcome {
     Exited(i64, String),
     /// Still running but not answering: the probe's last error.
     NotServing(String),
+    /// Serves, but not as the user the official image runs it as: what `ps` shows.
+    WrongUser(String),
+    /// Not run: the suite's time budget was spent.
+    Skipped,
     /// Served, but the volume check failed.
     DataLost(String),
 }
@@ -335,6 +359,8 @@ impl Outcome {
             Outcome::Exited(code, e) => format!("exited ({code}): {e}"),
             Outcome::NotServing(e) => format!("running, not serving: {e}"),
             Outcome::DataLost(e) => format!("serves, volume check failed: {e}"),
+            Outcome::WrongUser(ps) => format!("serves, not as the image's user: ps shows {ps}"),
+            Outcome::Skipped => format!("not run: the suite's {BUDGET:?} were spent"),
         }
     }
 }
@@ -455,7 +481,7 @@ fn logs(name: &str) -> String {
 /// Polls the workload's probe until it answers, the container exits or `timeout` passes.
 fn wait_serving(w: Workload, name: &str, timeout: Duration) -> Result<(), Outcome> {
     let (argv, want) = w.probe();
-    let deadline = Instant::now() + timeout;
+    let deadline = (Instant::now() + timeout).min(matrix_deadline());
     loop {
         let last = match exec(name, argv) {
             Ok(out) if out.contains(want) => return Ok(()),
@@ -475,6 +501,9 @@ fn wait_serving(w: Workload, name: &str, timeout: Duration) -> Result<(), Outcom
 
 /// One cell: run, serve, keep data across a restart. Cleans up its container and volume.
 fn run_cell(w: Workload, c: Column) -> Outcome {
+    if Instant::now() > matrix_deadline() {
+        return Outcome::Skipped;
+    }
     let tag = c.title.replace('+', "-");
     let name = format!("rw-{}-{tag}-{}", w.name(), std::process::id());
     let image = w.image();
@@ -519,8 +548,36 @@ fn run_cell(w: Workload, c: Column) -> Outcome {
     outcome
 }
 
+fn check_users(w: Workload, name: &str) -> Result<(), Outcome> {
+    let ps = exec(name, &["ps", "-eo", "user:20,comm"]).map_err(Outcome::WrongUser)?;
+    let seen: Vec<(String, String)> = ps
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((it.next()?.to_string(), it.next()?.to_string()))
+        })
+        .collect();
+    let missing = w
+        .runs_as()
+        .iter()
+        .any(|(u, c)| !seen.iter().any(|(su, sc)| su == u && sc == c));
+    if missing {
+        let shown: Vec<String> = seen
+            .iter()
+            .filter(|(_, c)| c != "ps")
+            .map(|(u, c)| format!("{c}={u}"))
+            .collect();
+        return Err(Outcome::WrongUser(shown.join(" ")));
+    }
+    Ok(())
+}
+
 fn serve_and_persist(w: Workload, name: &str) -> Outcome {
     if let Err(o) = wait_serving(w, name, w.start_timeout()) {
+        return o;
+    }
+    if let Err(o) = check_users(w, name) {
         return o;
     }
     let Some((write, read, want)) = w.persistence() else {
@@ -682,6 +739,7 @@ fn official_image_workloads_under_each_runtime() {
 
     // One thread per workload, its columns in turn.
     let t = Instant::now();
+    matrix_deadline();
     let handles: Vec<_> = WORKLOADS
         .into_iter()
         .map(|w| {
