@@ -2,23 +2,27 @@
 //! their official Docker images start them (a root entrypoint that chowns its data directory
 //! and drops to the service user with gosu; nginx's master as root with www-data workers),
 //! through a private dockerd 20.10 on overlay2 with Rampart installed (`rampart install
-//! docker`), for each runtime: runc, rampart-baseline, rampart (restricted), rampart-isolated,
-//! and restricted/isolated with the flags an operator would add for a hardened runtime
-//! (`--cap-add ...`, `--tmpfs ...`).
+//! docker`). Columns (runtimes): runc, rampart-baseline, rampart (restricted),
+//! rampart-isolated, isolated with fix_traversal (isolated-e2e), each also with the flags an
+//! operator adds to harden a container (`--cap-drop=ALL --cap-add=...`, `--tmpfs=...`), and
+//! what-if profiles (restricted / isolated-e2e with the entrypoints' five capabilities
+//! allowed) that show what the fixes must give.
 //!
 //! Each cell: `docker run -d` (named volume at the data directory), wait (bounded) until the
 //! service answers from `docker exec` (curl, redis-cli ping, psql select 1) or the container
-//! exits, then, for redis and postgres, write, `docker restart`, and read the data back from
-//! the volume. A cell records "serves" or the first error line of `docker logs` / the
-//! `docker run` error. The table is printed; the cells that hold today are asserted
-//! ([`Expect::Pass`]); the cells Rampart's "hardened by default AND runs what people run"
-//! work is meant to fix are marked [`Expect::FixPending`]: printed, not asserted — turn each
-//! into `Expect::Pass` when its fix lands.
+//! exits, check with `ps` that it runs as the image's service user, then, for redis and
+//! postgres, write, `docker restart`, and read the data back from the volume. A cell records
+//! "serves" or the first error line of `docker logs` / the `docker run` error. The table is
+//! printed; the cells that hold today are asserted ([`Expect::Pass`]); the cells Rampart's
+//! "hardened by default AND runs what people run" work is meant to fix are marked
+//! [`Expect::FixPending`] (see [`expect`]): printed, not asserted — turn each into
+//! `Expect::Pass` when its fix lands.
 //!
-//! Image: scripts/mkimages builds a Debian 12 rootfs tarball (cached under target/images);
-//! it is imported once per run as one image per workload, and removed at the end.
-//! The dockerd is its own (target/e2e/engines/docker-workloads, its own cgroup parent), so
-//! it can run beside tests/e2e_engines.rs.
+//! Image: scripts/mkimages builds a Debian 12 rootfs tarball (cached under target/images; a
+//! fresh machine builds it in ~3 minutes); it is imported once per run as one image per
+//! workload, and removed at the end with every container and volume. The dockerd is its own
+//! (target/e2e/engines/docker-workloads, cgroup parent /rampart-workloads-docker, no bridge),
+//! so it can run beside tests/e2e_engines.rs.
 mod common;
 
 use common::describe;
