@@ -258,6 +258,29 @@ fn spawn_logged(cmd: &mut Command, log: &Path) -> Child {
 
 // --------------------------------------------------------------------------- dockerd
 
+/// What must differ between private dockerds that may run at the same time (from different
+/// test binaries or worktrees): the directory (data root, exec root, socket, pid file) and
+/// the cgroup parent. No daemon here has a bridge (`"bridge": "none"`, no iptables), so
+/// there is no bridge name or subnet to collide.
+pub struct DockerSpec {
+    /// Directory under [`engines_dir`].
+    pub name: &'static str,
+    pub storage_driver: &'static str,
+    pub cgroup_parent: &'static str,
+    /// Import the busybox e2e image ([`IMAGE`]) once the daemon is up.
+    pub e2e_image: bool,
+}
+
+impl DockerSpec {
+    /// The dockerd of tests/e2e_engines.rs and friends.
+    pub const E2E: DockerSpec = DockerSpec {
+        name: "docker",
+        storage_driver: "vfs",
+        cgroup_parent: "rampart-e2e-docker",
+        e2e_image: true,
+    };
+}
+
 pub struct Docker {
     pub dir: PathBuf,
     pub sock: PathBuf,
@@ -273,11 +296,13 @@ impl Docker {
     /// `rampart --rampart-config CFG install docker` into its (fresh) daemon.json.
     pub fn get() -> &'static Docker {
         static DOCKER: OnceLock<Docker> = OnceLock::new();
-        DOCKER.get_or_init(Docker::start)
+        DOCKER.get_or_init(|| Docker::start(&DockerSpec::E2E))
     }
 
-    fn start() -> Docker {
-        let dir = engines_dir().join("docker");
+    /// A private dockerd as `spec` says (a test binary keeps it in its own OnceLock); stopped
+    /// when the test binary exits, like [`Docker::get`]'s.
+    pub fn start(spec: &DockerSpec) -> Docker {
+        let dir = engines_dir().join(spec.name);
         let exec_root = dir.join("exec");
         fs::create_dir_all(dir.join("cli")).unwrap();
         let pid_file = dir.join("docker.pid");
@@ -286,16 +311,19 @@ impl Docker {
         let daemon_json = dir.join("daemon.json");
         fs::write(
             &daemon_json,
-            r#"{
+            format!(
+                r#"{{
   "iptables": false,
   "ip-forward": false,
   "ip-masq": false,
   "bridge": "none",
-  "storage-driver": "vfs",
-  "cgroup-parent": "rampart-e2e-docker",
+  "storage-driver": "{}",
+  "cgroup-parent": "{}",
   "log-level": "info"
-}
+}}
 "#,
+                spec.storage_driver, spec.cgroup_parent
+            ),
         )
         .unwrap();
         let bin_dir = dir.join("bin");
@@ -345,6 +373,9 @@ impl Docker {
                 .status()
                 .is_ok_and(|s| s.success())
         });
+        if !spec.e2e_image {
+            return docker;
+        }
         let import = format!(
             "tar -C {} -c . | {} -H unix://{} import --change '{IMAGE_CMD}' - {IMAGE}",
             rootfs().display(),
