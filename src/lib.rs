@@ -19,6 +19,7 @@ pub mod lsm;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;
+pub mod runc_fields;
 pub mod seccomp;
 pub mod settings;
 pub mod spec;
