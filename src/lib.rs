@@ -13,6 +13,7 @@ pub mod checks;
 pub mod config;
 pub mod errors;
 pub mod exec;
+pub mod golang;
 pub mod host;
 pub mod idmap;
 pub mod lsm;

@@ -57,10 +57,10 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let settings = Settings::resolve(inv, host)?;
     let mut args = inv.runtime_args.clone();
     match &inv.command {
-        Some(cmd) if cmd.name == "create" || cmd.name == "run" => {
+        Some(cmd) if cmd.runs() && (cmd.name == "create" || cmd.name == "run") => {
             harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)?
         }
-        Some(cmd) if cmd.name == "exec" => {
+        Some(cmd) if cmd.runs() && cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
             args = args
                 .into_iter()
