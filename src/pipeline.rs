@@ -56,6 +56,7 @@ fn fail(host: &dyn Host, global: &argv::GlobalArgs, err: &anyhow::Error) -> i32 
 pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsString>)> {
     let settings = Settings::resolve(inv, host)?;
     let mut args = inv.runtime_args.clone();
+    let mut stdin = None;
     match &inv.command {
         Some(cmd) if cmd.runs() && (cmd.name == "create" || cmd.name == "run") => {
             harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)?
@@ -69,7 +70,17 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
                 .map(|(_, a)| a)
                 .collect();
         }
+        Some(cmd) if cmd.runs() && cmd.name == "update" => {
+            stdin = crate::update::check(inv, cmd, &settings, host)?
+        }
+        Some(cmd) if cmd.runs() && cmd.name == "restore" => {
+            crate::restore::check(inv, cmd, &settings, host)?
+        }
         _ => {}
+    }
+    if let Some(bytes) = stdin {
+        // runc reads exactly the bytes Rampart judged.
+        host.replace_stdin(&bytes)?;
     }
     let mut argv = Vec::with_capacity(args.len() + 1);
     argv.push(settings.runtime.clone().into_os_string());
@@ -192,7 +203,7 @@ pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Sp
     Ok((spec, changes))
 }
 
-fn harden_bundle(
+pub(crate) fn harden_bundle(
     cmd: &CommandArgs,
     runc_root: Option<&Path>,
     settings: &Settings,
@@ -271,7 +282,7 @@ fn clamp_exec(
     Ok(plan.drop_tokens)
 }
 
-fn record<'a>(
+pub(crate) fn record<'a>(
     cmd: &'a CommandArgs,
     profile: &'a str,
     settings: &'a Settings,

@@ -136,6 +136,9 @@ pub struct PolicySettings {
     pub root: RootUser,
     /// Hooks that may run (on the host, as root). A `*` in `path` matches one component.
     pub hooks: Vec<HookAllow>,
+    /// `runc restore` (CRIU checkpoints): refused unless true; the checkpoint image decides
+    /// the restored process's credentials.
+    pub allow_restore: bool,
 }
 
 impl Default for PolicySettings {
@@ -150,6 +153,7 @@ impl Default for PolicySettings {
                 path: "/proc/*/exe".into(),
                 arg0: Some("libnetwork-setkey".into()),
             }],
+            allow_restore: false,
         }
     }
 }

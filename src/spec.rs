@@ -93,6 +93,13 @@ impl Spec {
     }
 }
 
+/// Parses any JSON document with [`Strict`]'s rules (for documents other than config.json
+/// that reach runc, such as `runc update -r`'s).
+pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
+    let Strict(v) = serde_json::from_slice(bytes).context("not valid JSON")?;
+    Ok(v)
+}
+
 /// A JSON value parsed strictly: duplicate keys (which other parsers may resolve
 /// differently, e.g. first-wins where Rampart saw last-wins) and NUL characters (which
 /// truncate paths in the kernel) are refused. Nesting deeper than 128 is refused by
