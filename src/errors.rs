@@ -58,6 +58,7 @@ mod tests {
             log: Some(d.join("log.json")),
             log_format: Some("json".into()),
             root: None,
+            ..Default::default()
         };
         report(&g, SystemTime::UNIX_EPOCH, "rampart: refused \"x\"");
         let text = std::fs::read_to_string(d.join("log.json")).unwrap();
@@ -69,6 +70,7 @@ mod tests {
             log: Some(d.join("log.txt")),
             log_format: None,
             root: None,
+            ..Default::default()
         };
         report(&t, SystemTime::UNIX_EPOCH, "boom");
         assert!(

@@ -2,6 +2,21 @@
 //! container's own (`docker exec --privileged` must not hand out capabilities the
 //! container does not have, nor lift its AppArmor confinement), both from `--process FILE`
 //! and from `--cap` and `--apparmor` flags.
+//!
+//! Every flag of runc 1.1.5's `exec`, and what Rampart does with it (with `--process FILE`
+//! runc ignores the process flags below and the file is hardened instead):
+//!
+//! | flag | loosens? | Rampart |
+//! |---|---|---|
+//! | `--cap`, `-c` | adds capabilities | dropped unless the profile allows it and the container holds it (audited) |
+//! | `--apparmor` | another AppArmor profile | dropped unless it is the container's (audited) |
+//! | `--no-new-privs=false` (`=0`, `=f`, `=F`, `=FALSE`, `=False`) | clears no_new_privs | dropped when the profile sets no_new_privileges (audited) |
+//! | `--process-label` | another SELinux label | refused: the process keeps the container's label |
+//! | `--cgroup [ctrl:]path` | runc 1.1.5 joins `path.Join(cg, path)` if it only *starts with* the container's cgroup, so `../<id>x` reaches a sibling | refused when the path has a `..` component |
+//! | `--user`, `-u` uid 0 | root where the profile refuses root (`[policy] root = "refuse"`, no userns) | refused (uid read as runc does: Atoi, then uint32) |
+//! | `--cwd` | — | refused inside /proc (rule cwd-in-proc) |
+//! | `--process`, `-p` | the whole process | hardened like the container's process |
+//! | `--env`, `--tty`, `--additional-gids`, `--detach`, `--pid-file`, `--console-socket`, `--preserve-fds`, `--ignore-paused` | no: stay inside the container's confinement (or are the engine's own plumbing) | passed |
 
 use crate::argv::{CommandArgs, Invocation};
 use crate::change::{Change, Changes};
@@ -11,6 +26,7 @@ use crate::spec::Spec;
 use crate::steps::{self, Context};
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// runc's state directory when `--root` is not given.
@@ -25,19 +41,29 @@ pub struct Running {
     pub apparmor: Option<String>,
 }
 
-/// The state runc keeps for container `id` under `root`.
-pub fn running(root: Option<&Path>, id: &str) -> Running {
+/// runc's state.json for container `id` under `root`: None when runc has none (no such
+/// container, or an id runc would refuse); an error when it exists but cannot be read.
+pub fn state_json(root: Option<&Path>, id: &str) -> Result<Option<Value>> {
     if id.is_empty() || id.contains('/') || id.starts_with('.') {
-        return Running::default();
+        return Ok(None);
     }
     let path = root
         .unwrap_or(Path::new(RUNC_DEFAULT_ROOT))
         .join(id)
         .join("state.json");
-    let state: Option<Value> = crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let Some(state) = state else {
+    let bytes = match crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES) {
+        Ok(b) => b,
+        Err(_) if !path.exists() => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// The state runc keeps for container `id` under `root`.
+pub fn running(root: Option<&Path>, id: &str) -> Running {
+    let Ok(Some(state)) = state_json(root, id) else {
         return Running::default();
     };
     Running {
@@ -78,6 +104,70 @@ fn refuse_cwd(field: &str, cwd: &str, profile: &Profile) -> Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// Flags of `exec` that are refused outright (see the table above).
+fn refuse_loosening_flags(cmd: &CommandArgs, profile: &Profile) -> Result<()> {
+    if let Some(u) = cmd.uses("process-label").next() {
+        bail!(
+            "refused `exec --process-label {}`: the process keeps the container's SELinux label",
+            u.value.as_deref().unwrap_or_default().to_string_lossy()
+        );
+    }
+    for u in cmd.uses("cgroup") {
+        let v = u.value.as_deref().unwrap_or_default().to_string_lossy();
+        let path = match v.split_once(':') {
+            Some((_, p)) => p,
+            None => &v,
+        };
+        if path.split('/').any(|c| c == "..") {
+            bail!(
+                "refused `exec --cgroup {v}`: `..` leaves the container's cgroup (runc 1.1.5 only checks a string prefix)"
+            );
+        }
+    }
+    let root_refused = profile.policy.mode == crate::profile::Mode::Enforce
+        && profile.policy.root == crate::profile::RootUser::Refuse
+        && !profile.userns.enabled;
+    if root_refused
+        && cmd.process.is_none()
+        && let Some(user) = cmd.uses("user").last().and_then(|u| u.value.clone())
+    {
+        let uid = user
+            .as_bytes()
+            .split(|b| *b == b':')
+            .next()
+            .unwrap_or_default();
+        // runc: strconv.Atoi, then uint32(uid).
+        if crate::golang::parse_int(uid, false).is_some_and(|u| u as u32 == 0) {
+            bail!(
+                "refused `exec --user {}`: profile {} refuses root without a user namespace; an admin sets [policy] root = \"allow\" to allow it",
+                user.to_string_lossy(),
+                profile.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Create's rules over the fields of a process that runc reads at exec too (rlimits, the
+/// user); the working directory has [`refuse_cwd`]; capabilities, no-new-privileges and
+/// AppArmor are clamped to the container's own by the EXEC steps.
+pub const EXEC_RULES: &[&str] = &["rlimit-raised", "root-user"];
+
+fn refuse_process_rules(spec: &Spec, profile: &Profile, host: &HostFacts) -> Result<()> {
+    if profile.policy.mode != crate::profile::Mode::Enforce {
+        return Ok(());
+    }
+    let cx = crate::policy::PolicyContext { profile, host };
+    let found: Vec<_> = crate::policy::evaluate(spec, &cx, &[])?
+        .into_iter()
+        .filter(|v| EXEC_RULES.contains(&v.rule))
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    bail!(crate::policy::refusal_message(&profile.name, &found))
 }
 
 pub struct ExecPlan {
@@ -125,6 +215,7 @@ pub fn plan(
         if let Some(cwd) = spec.get("/process/cwd").and_then(Value::as_str) {
             refuse_cwd(&format!("{}: cwd", path.display()), cwd, profile)?;
         }
+        refuse_process_rules(&spec, profile, host)?;
         changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
         if changes.iter().any(|c| c.before != c.after) {
             let out = spec
@@ -136,6 +227,26 @@ pub fn plan(
         }
     }
     let mut drop_tokens = Vec::new();
+    refuse_loosening_flags(cmd, profile)?;
+    let mut ch = Changes::new("no_new_privileges", &mut changes);
+    if profile.process.no_new_privileges && cmd.process.is_none() {
+        for u in cmd.uses("no-new-privs") {
+            let value = u.value.as_deref().map(|v| v.as_bytes()).unwrap_or(b"true");
+            if crate::golang::parse_bool(value) == Some(false) {
+                drop_tokens.push(u.tokens[0]..u.tokens[u.tokens.len() - 1] + 1);
+                ch.record(
+                    "argv --no-new-privs",
+                    json!(String::from_utf8_lossy(value)),
+                    Value::Null,
+                    format!(
+                        "exec --no-new-privs={} dropped: profile {} keeps no_new_privileges",
+                        String::from_utf8_lossy(value),
+                        profile.name
+                    ),
+                );
+            }
+        }
+    }
     let mut ch = Changes::new("capabilities", &mut changes);
     for cap in &cmd.caps {
         steps::capabilities::parse_cap(&cap.value).context("exec --cap")?;

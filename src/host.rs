@@ -297,6 +297,25 @@ pub trait Host {
             .ok()
             .map(|s| s.trim_end().to_string())
     }
+    /// `runc update -r -`'s document from stdin (see [`crate::update::read_document`]).
+    fn read_stdin(&self) -> Result<Vec<u8>> {
+        crate::update::read_document(&mut std::io::stdin().lock())
+    }
+    /// Makes `bytes` this process's stdin (a fresh pipe holding them), for the runtime.
+    fn replace_stdin(&self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let (r, w) = nix::unistd::pipe().context("pipe for the runtime's stdin")?;
+        if bytes.len() > 4096 {
+            // Room for the whole document before anyone reads it.
+            nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes.len() as i32))
+                .context("cannot size the pipe for the runtime's stdin")?;
+        }
+        let mut w = std::fs::File::from(w);
+        w.write_all(bytes).context("writing the runtime's stdin")?;
+        drop(w);
+        nix::unistd::dup2_stdin(&r).context("dup2 of the runtime's stdin")?;
+        Ok(())
+    }
     /// Fills `escaping_destinations` for the mounts of a spec whose rootfs is `rootfs`.
     fn mount_symlinks(&self, facts: &mut HostFacts, rootfs: &Path, destinations: &[String]) {
         for d in destinations {

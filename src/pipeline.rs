@@ -56,13 +56,14 @@ fn fail(host: &dyn Host, global: &argv::GlobalArgs, err: &anyhow::Error) -> i32 
 pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsString>)> {
     let settings = Settings::resolve(inv, host)?;
     let mut args = inv.runtime_args.clone();
+    let mut stdin = None;
     match &inv.command {
-        Some(cmd) if cmd.name == "create" || cmd.name == "run" => {
+        Some(cmd) if cmd.runs() && (cmd.name == "create" || cmd.name == "run") => {
             if let Some(dir) = harden_bundle(cmd, inv.global.root.as_deref(), &settings, host)? {
                 args = pass_bundle(args, cmd, dir)?;
             }
         }
-        Some(cmd) if cmd.name == "exec" => {
+        Some(cmd) if cmd.runs() && cmd.name == "exec" => {
             let drop = clamp_exec(inv, cmd, &settings, host)?;
             args = args
                 .into_iter()
@@ -71,7 +72,19 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
                 .map(|(_, a)| a)
                 .collect();
         }
+        Some(cmd) if cmd.runs() && cmd.name == "update" => {
+            stdin = crate::update::check(inv, cmd, &settings, host)?
+        }
+        Some(cmd) if cmd.runs() && cmd.name == "restore" => {
+            if let Some(dir) = crate::restore::check(inv, cmd, &settings, host)? {
+                args = pass_bundle(args, cmd, dir)?;
+            }
+        }
         _ => {}
+    }
+    if let Some(bytes) = stdin {
+        // runc reads exactly the bytes Rampart judged.
+        host.replace_stdin(&bytes)?;
     }
     let mut argv = Vec::with_capacity(args.len() + 1);
     argv.push(settings.runtime.clone().into_os_string());
@@ -235,7 +248,7 @@ pub fn rewrite(bytes: &[u8], profile: &Profile, facts: &HostFacts) -> Result<(Sp
 /// Judges and hardens the bundle through one descriptor of its directory; returns that
 /// directory when argv named it (`--bundle`), for [`pass_bundle`]. Without `--bundle` runc
 /// uses its working directory, which is the "." read here.
-fn harden_bundle(
+pub(crate) fn harden_bundle(
     cmd: &CommandArgs,
     runc_root: Option<&Path>,
     settings: &Settings,
@@ -293,7 +306,16 @@ fn clamp_exec(
     settings: &Settings,
     host: &dyn Host,
 ) -> Result<Vec<std::ops::Range<usize>>> {
-    let profile = settings.profiles.load(&settings.profile)?;
+    // The container's profile, chosen as create chose it (annotations from runc's state).
+    let annotations = match cmd.id.as_deref() {
+        Some(id) => crate::update::container_state(inv, id)?
+            .map(|(a, _)| a)
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    let profile = settings
+        .profiles
+        .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
     let staged = match &plan.process {
@@ -305,7 +327,7 @@ fn clamp_exec(
             &settings.audit_log,
             &Record {
                 outcome: "clamped",
-                ..record(cmd, &settings.profile, settings, host, None, &plan.changes)
+                ..record(cmd, &profile.name, settings, host, None, &plan.changes)
             },
         )?;
     }
@@ -315,7 +337,7 @@ fn clamp_exec(
     Ok(plan.drop_tokens)
 }
 
-fn record<'a>(
+pub(crate) fn record<'a>(
     cmd: &'a CommandArgs,
     profile: &'a str,
     settings: &'a Settings,

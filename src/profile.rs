@@ -140,6 +140,9 @@ pub struct PolicySettings {
     pub oom_score_adj_min: i64,
     /// Character devices a container may have or open, as "c MAJOR:MINOR" (`*` for any).
     pub devices: Vec<String>,
+    /// `runc restore` (CRIU checkpoints): refused unless true; the checkpoint image decides
+    /// the restored process's credentials.
+    pub allow_restore: bool,
 }
 
 /// The character devices every engine gives a container: null, zero, full, random,
@@ -158,6 +161,7 @@ impl Default for PolicySettings {
             hooks: vec![HookAllow::docker_setkey()],
             oom_score_adj_min: -998,
             devices: DEFAULT_DEVICES.iter().map(|d| d.to_string()).collect(),
+            allow_restore: false,
         }
     }
 }

@@ -96,10 +96,10 @@ impl Spec {
     }
 }
 
-/// Parses JSON that runc also reads (config.json, `exec --process`, `update -r`) strictly: see
-/// [`Strict`].
+/// Parses any JSON document with [`Strict`]'s rules (for documents other than config.json
+/// that reach runc, such as `runc update -r`'s).
 pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
-    let Strict(v) = serde_json::from_slice(bytes)?;
+    let Strict(v) = serde_json::from_slice(bytes).context("not valid JSON")?;
     Ok(v)
 }
 

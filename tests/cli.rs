@@ -551,6 +551,11 @@ fn exec_process_file_with_keys_runc_reads_differently_is_refused() {
             "duplicate key",
         ),
         (format!(r#"{base}"env":["A=\u0000"]}}"#), "NUL character"),
+        // Create's rules over the process apply at exec too.
+        (
+            format!(r#"{base}"rlimits":[{{"type":"RLIMIT_RTPRIO","hard":99,"soft":99}}]}}"#),
+            "[rlimit-raised]",
+        ),
     ];
     let c = e.cfg();
     for (text, needle) in cases {
@@ -1111,4 +1116,195 @@ fn exec_process_file_must_be_a_regular_file() {
         assert!(err.contains(what), "{err}");
         assert_eq!(e.recorded_argv(), None, "the runtime must not run");
     }
+}
+
+fn run_with_stdin(e: &Env, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .env("FAKE_RECORD", e.dir.join("record"))
+        .env("FAKE_STDIN", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let _ = w.write_all(stdin);
+    drop(w);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn update_above_the_profile_is_refused_with_the_ceiling_and_audited() {
+    let e = Env::new();
+    let c = e.cfg();
+    for args in [
+        vec![c.as_str(), "update", "--pids-limit", "-1", "cid"],
+        vec![c.as_str(), "update", "cid", "--memory", "64g"],
+        vec![
+            c.as_str(),
+            "update",
+            "--cpu-quota=-1",
+            "--cpu-period",
+            "100000",
+            "cid",
+        ],
+    ] {
+        let out = e.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("refused to update container cid") && err.contains("[resources]"),
+            "{err}"
+        );
+        assert!(e.recorded_argv().is_none(), "the runtime must not run");
+    }
+    let err = String::from_utf8_lossy(
+        &e.run(&[c.as_str(), "update", "--pids-limit", "-1", "cid"])
+            .stderr,
+    )
+    .into_owned();
+    assert!(
+        err.contains("--pids-limit -1 (unlimited)") && err.contains("1024"),
+        "{err}"
+    );
+    let audit = e.audit_lines();
+    assert!(
+        audit
+            .iter()
+            .all(|l| l["command"] == "update" && l["outcome"] == "refused")
+    );
+    // Within the ceilings: runc gets the argv unchanged.
+    e.run_ok(&[
+        c.as_str(),
+        "update",
+        "--pids-limit",
+        "100",
+        "--memory",
+        "1g",
+        "cid",
+    ]);
+    assert_eq!(
+        e.recorded_argv().unwrap(),
+        ["update", "--pids-limit", "100", "--memory", "1g", "cid"]
+    );
+    assert_eq!(e.audit_lines().last().unwrap()["outcome"], "judged");
+}
+
+#[test]
+fn update_from_stdin_is_judged_and_runc_gets_exactly_the_judged_bytes() {
+    let e = Env::new();
+    let c = e.cfg();
+    let out = run_with_stdin(
+        &e,
+        &[c.as_str(), "update", "-r", "-", "cid"],
+        br#"{"memory": {"limit": 68719476736}}"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory.limit 68719476736"), "{err}");
+    // Go's decoder matches keys case-insensitively.
+    let out = run_with_stdin(
+        &e,
+        &[c.as_str(), "update", "--resources=-", "cid"],
+        br#"{"PIDS": {"Limit": -1}}"#,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = br#"{"pids": {"limit": 100}, "memory": {"limit": 1048576}}"#;
+    let mut input = doc.to_vec();
+    input.extend_from_slice(b"\n{\"pids\": {\"limit\": -1}}");
+    let out = run_with_stdin(&e, &[c.as_str(), "update", "-r", "-", "cid"], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read(e.dir.join("record/stdin")).unwrap(), doc);
+    assert_eq!(e.recorded_argv().unwrap(), ["update", "-r", "-", "cid"]);
+}
+
+#[test]
+fn restore_is_refused_by_default() {
+    let e = Env::new();
+    let (c, b) = (e.cfg(), e.bundle());
+    let out = e.run(&[
+        c.as_str(),
+        "restore",
+        "--bundle",
+        b.to_str().unwrap(),
+        "cid",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("allow_restore = true"), "{err}");
+    assert!(e.recorded_argv().is_none());
+    // Allowed by a profile: hardened as create, loosening flags refused.
+    fs::write(
+        e.dir.join("profiles/restorable.toml"),
+        "extends = \"restricted\"\n[policy]\nallow_restore = true\n",
+    )
+    .unwrap();
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v = vec![
+            c.clone(),
+            "--rampart-profile".into(),
+            "restorable".into(),
+            "restore".into(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["--bundle".into(), b.display().to_string(), "cid".into()]);
+        v
+    };
+    let refused = e.run(
+        &args(&["--empty-ns", "network"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--empty-ns"));
+    e.run_ok(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        e.recorded_config()["process"]["noNewPrivileges"],
+        json!(true)
+    );
+}
+
+#[test]
+fn exec_no_new_privs_false_is_dropped_and_process_label_refused() {
+    let e = Env::new();
+    let c = e.cfg();
+    for v in ["false", "0", "f", "F", "FALSE", "False"] {
+        let flag = format!("--no-new-privs={v}");
+        e.run_ok(&[c.as_str(), "exec", flag.as_str(), "-t", "cid", "sh"]);
+        assert_eq!(
+            e.recorded_argv().unwrap(),
+            ["exec", "-t", "cid", "sh"],
+            "{v}"
+        );
+    }
+    let last = e.audit_lines().pop().unwrap();
+    assert_eq!(last["outcome"], "clamped");
+    let out = e.run(&[
+        c.as_str(),
+        "exec",
+        "--process-label",
+        "system_u:system_r:spc_t:s0",
+        "cid",
+        "sh",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = e.run(&[c.as_str(), "exec", "--cgroup", "pids:../cidx", "cid", "sh"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Flags after the id are the program's.
+    e.run_ok(&[c.as_str(), "exec", "cid", "sh", "--no-new-privs=false"]);
+    assert_eq!(
+        e.recorded_argv().unwrap(),
+        ["exec", "cid", "sh", "--no-new-privs=false"]
+    );
 }

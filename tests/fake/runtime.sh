@@ -5,6 +5,8 @@ rec="${FAKE_RECORD:?}"
 mkdir -p "$rec"
 : > "$rec/argv"
 for a in "$@"; do printf '%s\n' "$a" >> "$rec/argv"; done
+# With FAKE_STDIN=1: what the runtime got on stdin.
+[ -n "${FAKE_STDIN:-}" ] && cat > "$rec/stdin"
 bundle=.
 prev=
 for a in "$@"; do
