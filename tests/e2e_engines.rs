@@ -241,6 +241,47 @@ fn docker_exec_privileged_into_a_rampart_container_gains_nothing() {
     assert_restricted(&ok(&plain));
 }
 
+/// `docker update` goes through the container's profile: lifting the pids limit is refused
+/// with the message Docker shows its user, and the cgroup seen from inside is unchanged; a
+/// value within the ceiling is applied.
+#[test]
+fn docker_update_above_the_ceiling_is_refused_and_within_it_applied() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    let name = format!("rampart-update-{}", std::process::id());
+    let _ = d.run(&["rm", "-f", &name]);
+    ok(&d.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--runtime",
+        "rampart",
+        IMAGE,
+    ]));
+    let pids_max = || ok(&d.run(&["exec", &name, "cat", "/sys/fs/cgroup/pids/pids.max"]));
+    let before = pids_max();
+    let lifted = d.run(&["update", "--pids-limit", "-1", &name]);
+    let lowered = d.run(&["update", "--pids-limit", "512", &name]);
+    let after = pids_max();
+    let _ = d.run(&["rm", "-f", &name]);
+    assert!(!lifted.status.success(), "{}", describe(&lifted));
+    let msg = stderr(&lifted);
+    assert!(
+        msg.contains("rampart: refused to update container")
+            && msg.contains("pids.limit -1 (unlimited) is above the ceiling 1024"),
+        "{msg}"
+    );
+    eprintln!("docker update shows: {msg}");
+    assert_eq!(before.trim(), "1024", "{before}");
+    ok(&lowered);
+    assert_eq!(after.trim(), "512", "{after}");
+}
+
 #[test]
 fn docker_info_lists_rampart_runtimes_and_version_passes_through() {
     if !ready() {
