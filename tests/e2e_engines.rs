@@ -750,6 +750,64 @@ fn podman_runtime_rampart_is_hardened() {
     );
 }
 
+/// podman copies an image's annotations into the spec: an image author's
+/// `rampart.dev/profile=baseline` must not choose the profile, even though the config
+/// allow-lists that annotation (for engines that never copy image data). The image is built
+/// with the annotation; the container still runs under restricted, and the audit record
+/// says why the annotation was ignored.
+#[test]
+fn podman_image_annotations_never_choose_the_profile() {
+    if !ready() {
+        return;
+    }
+    let p = Podman::get();
+    let dir =
+        common::engines::engines_dir().join(format!("podman-annotated-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("Containerfile"), format!("FROM {IMAGE}\n")).unwrap();
+    let tag = format!("localhost/rampart-annotated-{}", std::process::id());
+    ok(&p.run(&[
+        "build",
+        "--annotation",
+        "rampart.dev/profile=baseline",
+        "-t",
+        &tag,
+        dir.to_str().unwrap(),
+    ]));
+    let cfg = format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--runtime",
+            "rampart",
+            "--runtime-flag",
+            &cfg,
+            "run",
+            "--rm",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--network", "none", &tag, "/bin/probe", "status"]);
+        ok(&p.run(&args))
+    };
+    // From the image, and from the API caller's own --annotation: neither chooses.
+    assert_restricted(&run(&[]));
+    assert_restricted(&run(&["--annotation", "rampart.dev/profile=baseline"]));
+    let _ = p.run(&["rmi", "-f", &tag]);
+    let _ = fs::remove_dir_all(&dir);
+    let log = fs::read_to_string(common::engines::audit_log()).unwrap_or_default();
+    assert!(
+        // Both records name the annotation: podman did copy the image's into the spec.
+        log.lines()
+            .rev()
+            .take(2)
+            .all(|l| l.contains("rampart.dev/profile ignored") && l.contains("conmon")),
+        "the audit record notes why the annotation was ignored:\n{}",
+        log.lines().last().unwrap_or_default()
+    );
+}
+
 #[test]
 fn podman_refused_container_shows_ramparts_own_message_on_stderr() {
     if !ready() {
