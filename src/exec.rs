@@ -9,7 +9,7 @@ use crate::host::HostFacts;
 use crate::profile::Profile;
 use crate::spec::Spec;
 use crate::steps::{self, Context};
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -74,7 +74,7 @@ fn refuse_cwd(field: &str, cwd: &str, profile: &Profile) -> Result<()> {
         Some(mut v) => {
             v.rule = rule.id;
             v.reference = rule.reference;
-            bail!(crate::policy::refusal_message(&profile.name, &[v]))
+            Err(crate::errors::Refusal(crate::policy::refusal_message(&profile.name, &[v])).into())
         }
         None => Ok(()),
     }

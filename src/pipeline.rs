@@ -276,8 +276,10 @@ fn harden_bundle(
     if outcome == "refused" {
         let msg = policy::refusal_message(&plan.profile, &plan.refusals);
         return Err(match logged {
-            Ok(()) => anyhow::anyhow!(msg),
-            Err(e) => anyhow::anyhow!("{msg} (and the audit log failed: {e:#})"),
+            Ok(()) => crate::errors::Refusal(msg).into(),
+            Err(e) => {
+                crate::errors::Refusal(format!("{msg}\n(and the audit log failed: {e:#})")).into()
+            }
         });
     }
     logged?;

@@ -732,25 +732,52 @@ fn refused_spec_never_reaches_the_runtime_and_says_why_and_how_to_allow() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(e.recorded_argv(), None);
     assert_eq!(fs::read(e.config_path()).unwrap(), before);
+    // Short (Kubernetes cuts event messages at 1,024 bytes), the fix first, one line per
+    // rule, then the waiver with each rule once.
     let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
-    for needle in [
-        "rampart: refused by profile restricted",
-        "[all-capabilities]",
-        "[device-allow-all]",
-        "CIS Docker 5.5",
-        "waive = [",
-    ] {
-        assert!(msg.contains(needle), "{needle} missing from {msg}");
-    }
+    assert!(msg.len() < 1024, "{} bytes: {msg}", msg.len());
+    let lines: Vec<&str> = msg.lines().collect();
+    assert_eq!(
+        lines[0],
+        "rampart: refused by profile restricted; to run it, drop --privileged / --cap-add ALL and add only the capabilities you need."
+    );
+    assert!(lines[1].starts_with("[all-capabilities]"), "{msg}");
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("[block-device]") && l.contains(" fields, first /linux/devices/")
+        ),
+        "{msg}"
+    );
+    assert_eq!(msg.matches("[device-allow-all]").count(), 1, "{msg}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("Admin: waive = [\"all-capabilities\", \"masked-paths-emptied\""),
+        "{msg}"
+    );
+    assert_eq!(msg.matches("\"block-device\"").count(), 1, "{msg}");
+    // stderr says the same.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end(), msg);
+    // Every violation stays in the audit record and in `rampart explain`.
     let audit = e.audit_lines();
     assert_eq!(audit[0]["outcome"], "refused");
+    let refusals = audit[0]["refusals"].as_array().unwrap();
+    assert!(refusals.iter().any(|r| r["rule"] == "writable-sysfs"));
     assert!(
-        audit[0]["refusals"]
-            .as_array()
-            .unwrap()
+        refusals
             .iter()
-            .any(|r| r["rule"] == "writable-sysfs")
+            .filter(|r| r["rule"] == "block-device")
+            .count()
+            > 1
     );
+    let c = e.cfg();
+    let b = e.bundle();
+    let text = e.run(&[&c, "explain", b.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert_eq!(text.matches("\nREFUSE [").count(), refusals.len(), "{text}");
+    assert!(text.contains("CIS Docker 5.5"), "{text}");
 }
 
 #[test]

@@ -604,8 +604,8 @@ fn cri_host_network_pod_is_refused_by_restricted() {
     };
     let msg = err.message();
     assert!(
-        msg.contains("OCI runtime create failed: rampart: refused by profile restricted: [host-network] host network namespace: shares the host's network namespace")
-            && msg.contains("An admin can allow this with `waive = [\"host-network\", \"host-uts\"]` under [policy] in a profile"),
+        msg.contains("OCI runtime create failed: rampart: refused by profile restricted; to run it, drop --network host (Kubernetes: hostNetwork); drop --uts host (Kubernetes: hostNetwork).\n[host-network] host network namespace: ")
+            && msg.contains("\nAdmin: waive = [\"host-network\", \"host-uts\"] under [policy] in a profile"),
         "{msg}"
     );
 }
