@@ -1139,3 +1139,136 @@ fn exec_process_file_must_be_a_regular_file() {
         assert_eq!(e.recorded_argv(), None, "the runtime must not run");
     }
 }
+
+/// `rampart why`: audit records written by real `create`s (fake runtime), looked up by id,
+/// id prefix, bundle and Docker name; what each change breaks and the fix.
+#[test]
+fn why_explains_a_container_from_its_create_record() {
+    let e = Env::new();
+    let c = e.cfg();
+    let b = e.bundle();
+    let bs = b.to_str().unwrap();
+    let create = |id: &str| {
+        e.run_ok(&[&c, "create", "--bundle", bs, id]);
+    };
+    let id = "4f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0";
+    create(id);
+    create("4f9900");
+    // A refused one too.
+    let mut spec = fixture("docker-20.10/default.json");
+    spec["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]);
+    let other = e.dir.join("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(
+        other.join("config.json"),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !e.run(&[
+            &c,
+            "create",
+            "--bundle",
+            other.to_str().unwrap(),
+            "refusedone"
+        ])
+        .status
+        .success()
+    );
+    let why = |args: &[&str], path: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+        cmd.arg(&c).arg("why").args(args);
+        if let Some(p) = path {
+            cmd.env("PATH", p);
+        }
+        cmd.output().unwrap()
+    };
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let empty = e.dir.join("empty-path");
+    fs::create_dir_all(&empty).unwrap();
+
+    // By full id and by a unique prefix: the same report.
+    let full = why(&[id], Some(&empty));
+    assert!(full.status.success(), "{}", err(&full));
+    let out = text(&full);
+    assert!(out.starts_with(&format!("container {id}\n")), "{out}");
+    assert!(out.contains("under profile restricted: hardened"), "{out}");
+    for needle in [
+        "* read-only root filesystem\n    breaks: writing outside the writable paths fails with EROFS",
+        "writable here: /tmp, /run",
+        "fix: --tmpfs PATH or a volume",
+        "EPERM \"Operation not permitted\"",
+        "--cap-drop ALL --cap-add NET_BIND_SERVICE",
+        "* process limit 1024\n    breaks: fork/clone/pthread_create fail with EAGAIN",
+        "--pids-limit N",
+        "OOM-kills it: exit code 137",
+        "Too many open files",
+        "ENOSYS",
+        "setuid/setgid binaries (sudo, su",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+    let prefix = why(&["4f1e2d"], Some(&empty));
+    assert_eq!(text(&prefix), out);
+    // By bundle: two containers used it; the two ids are listed, exit 1.
+    let both = why(&[bs], Some(&empty));
+    assert_eq!(both.status.code(), Some(1));
+    let msg = err(&both);
+    assert!(
+        msg.contains("matches 2 containers")
+            && msg.contains(&format!("\n  {id} (bundle "))
+            && msg.contains("\n  4f9900 (bundle "),
+        "{msg}"
+    );
+    // An ambiguous prefix: listed too.
+    let amb = why(&["4f"], Some(&empty));
+    assert_eq!(amb.status.code(), Some(1));
+    assert!(
+        err(&amb).contains("id prefix 4f matches 2 containers"),
+        "{}",
+        err(&amb)
+    );
+    // A refused container: every violation with its fix.
+    let refused = why(&["refusedone"], Some(&empty));
+    assert!(refused.status.success());
+    let out = text(&refused);
+    assert!(
+        out.contains("Refused (it never started)")
+            && out.contains("[host-network]")
+            && out.contains("fix: drop --network host"),
+        "{out}"
+    );
+    // A name without docker on PATH: says names need docker, exit 1.
+    let name = why(&["my-web"], Some(&empty));
+    assert_eq!(name.status.code(), Some(1));
+    assert!(
+        err(&name).contains("names need the docker CLI on PATH"),
+        "{}",
+        err(&name)
+    );
+    // With a docker CLI on PATH, a name is resolved with docker inspect.
+    let bin = e.dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\n[ \"$1 $2 $3 $4\" = 'inspect --format {{{{.Id}}}} --' ] || exit 2\n[ \"$5\" = my-web ] && echo {id} && exit 0\necho \"Error: No such object: $5\" >&2\nexit 1\n"
+    );
+    fs::write(bin.join("docker"), script).unwrap();
+    let mut perm = fs::metadata(bin.join("docker")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    fs::set_permissions(bin.join("docker"), perm).unwrap();
+    let by_name = why(&["my-web"], Some(&bin));
+    assert!(by_name.status.success(), "{}", err(&by_name));
+    assert!(text(&by_name).starts_with(&format!("container {id}\n")));
+    let unknown = why(&["nope"], Some(&bin));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        err(&unknown).contains("No such object: nope"),
+        "{}",
+        err(&unknown)
+    );
+    // Listed among the admin commands.
+    let help = e.run(&["why", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("CONTAINER"));
+}
