@@ -21,8 +21,17 @@ impl std::fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// The message: `rampart: outer context: inner cause`. One line per cause even when a cause
-/// spans several (TOML parse errors do); a [`Refusal`] keeps its own lines.
+/// spans several (TOML parse errors do). A [`Refusal`] is the whole message, with its own
+/// lines: its first sentence is the fix, which no context ("cannot harden ...") may push back.
 pub fn message(err: &anyhow::Error) -> String {
+    if let Some(r) = err.chain().find_map(|c| c.downcast_ref::<Refusal>()) {
+        let lines: Vec<&str> =
+            r.0.split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+        return format!("rampart: {}", lines.join("\n"));
+    }
     let flat = |s: &str| {
         s.split('\n')
             .map(str::trim)
@@ -30,20 +39,7 @@ pub fn message(err: &anyhow::Error) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = match cause.downcast_ref::<Refusal>() {
-            Some(r) => {
-                r.0.split('\n')
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-            None => flat(&cause.to_string()),
-        };
-        parts.push(text);
-    }
+    let parts: Vec<String> = err.chain().map(|c| flat(&c.to_string())).collect();
     format!("rampart: {}", parts.join(": "))
 }
 
@@ -80,8 +76,9 @@ pub fn report(global: &GlobalArgs, now: SystemTime, msg: &str) {
 mod tests {
     use super::*;
 
-    /// A refusal keeps its lines through context and into the `--log` JSON line, which stays
-    /// one valid JSON line; other multi-line causes are flattened.
+    /// A refusal is the whole message (no context before its fix) and keeps its lines into
+    /// the `--log` line, which stays one valid JSON line; other multi-line causes are
+    /// flattened.
     #[test]
     fn refusal_lines_survive_and_the_log_line_stays_one_json_line() {
         let e: anyhow::Error =
@@ -89,7 +86,7 @@ mod tests {
         let e = e.context("outer");
         assert_eq!(
             message(&e),
-            "rampart: outer: refused; to run it, x.\n[r]: /f = 1\nAdmin: y"
+            "rampart: refused; to run it, x.\n[r]: /f = 1\nAdmin: y"
         );
         let plain = anyhow::anyhow!("line one\n  line two");
         assert_eq!(message(&plain), "rampart: line one line two");
@@ -110,7 +107,7 @@ mod tests {
                 assert_eq!(v["msg"].as_str().unwrap(), message(&e));
             } else {
                 assert!(
-                    text.contains("msg=\"rampart: outer: refused; to run it, x.\\n[r]"),
+                    text.contains("msg=\"rampart: refused; to run it, x.\\n[r]"),
                     "{text}"
                 );
             }

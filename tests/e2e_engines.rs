@@ -215,6 +215,44 @@ fn docker_refused_container_shows_ramparts_own_message() {
     );
 }
 
+/// `docker run --privileged`: the fix is the first thing said, one line per rule, and the
+/// whole of what Docker prints stays under Kubernetes' 1,024-byte event message limit.
+#[test]
+fn docker_run_privileged_says_the_fix_first_in_under_a_kilobyte() {
+    if !ready() {
+        return;
+    }
+    let out = Docker::get().run(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--network",
+        "none",
+        "--runtime",
+        "rampart",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("docker: Error response from daemon: failed to create shim task: OCI runtime create failed: rampart: refused by profile restricted; to run it, drop --privileged / --cap-add ALL and add only the capabilities you need.\n[all-capabilities]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n[block-device]: ")
+            && err.contains("\nAdmin: waive = [\"all-capabilities\""),
+        "{err}"
+    );
+    // What the daemon said, without the CLI's "Run 'docker run --help'..." after a blank line.
+    let message = err
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(message.len() < 1024, "{} bytes: {message}", message.len());
+}
+
 #[test]
 fn docker_exec_privileged_into_a_rampart_container_gains_nothing() {
     if !ready() {
@@ -562,8 +600,8 @@ fn cri_pod_under_isolated_maps_the_sandbox_and_refuses_app_containers_clearly() 
             .try_run_container("probe", &["true"], &[])
             .expect_err("an app container started under isolated");
         for part in [
-            "rampart: cannot harden",
-            "profile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1",
+            "rampart: refused by profile isolated-e2e; to run it, change what stops a user namespace (below), or run it under a profile without [userns].\n",
+            "\nprofile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1:\n- ",
             "joins the ipc namespace",
             "on_unsupported = \"skip\"",
         ] {

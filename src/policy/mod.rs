@@ -235,6 +235,29 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
     clip(&compose(&[]), MAX_MESSAGE)
 }
 
+/// A refusal that is not a policy rule's (a step that cannot harden this container on this
+/// host) in the same shape: the fix first, one line per reason, then the admin's way.
+pub fn refusal(
+    profile: &str,
+    fix: &str,
+    reasons: &[String],
+    admin: &str,
+) -> crate::errors::Refusal {
+    let head = format!("refused by profile {profile}; to run it, {fix}.");
+    let tail = format!("Admin: {admin}");
+    let mut lines: Vec<String> = reasons.iter().map(|r| clip(r, 300)).collect();
+    loop {
+        let mut parts = vec![head.clone()];
+        parts.extend(lines.iter().cloned());
+        parts.push(tail.clone());
+        let msg = parts.join("\n");
+        if msg.len() <= MAX_MESSAGE || lines.is_empty() {
+            return crate::errors::Refusal(clip(&msg, MAX_MESSAGE));
+        }
+        lines.pop();
+    }
+}
+
 /// `s` cut to at most `max` bytes (on a character boundary), with "…" when it was cut.
 fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -417,6 +440,35 @@ mod tests {
                 "{what}: {msg}"
             );
         }
+    }
+
+    /// Step refusals (no user namespace possible, AppArmor missing) have the same shape and
+    /// the same cap.
+    #[test]
+    fn step_refusals_say_the_fix_first_and_fit() {
+        let r = super::refusal(
+            "isolated",
+            "change what stops a user namespace (below)",
+            &["why one".into(), "- why two".into()],
+            "on_unsupported = \"skip\"",
+        );
+        assert_eq!(
+            r.0,
+            "refused by profile isolated; to run it, change what stops a user namespace (below).\nwhy one\n- why two\nAdmin: on_unsupported = \"skip\""
+        );
+        let many: Vec<String> = (0..50)
+            .map(|i| format!("- reason {i} {}", "x".repeat(100)))
+            .collect();
+        let r = super::refusal("isolated", "fix it", &many, "admin way");
+        assert!(r.0.len() <= super::MAX_MESSAGE, "{}", r.0.len());
+        assert!(r.0.starts_with("refused by profile isolated; to run it, fix it.\n- reason 0 "));
+        assert!(r.0.ends_with("\nAdmin: admin way"));
+        // Through anyhow context, the refusal is the whole message.
+        let e = anyhow::Error::from(r).context("cannot harden /b/config.json");
+        assert!(
+            crate::errors::message(&e)
+                .starts_with("rampart: refused by profile isolated; to run it, fix it.\n")
+        );
     }
 
     /// The worst case: every rule, many violations each, long values.
