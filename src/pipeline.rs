@@ -277,9 +277,12 @@ fn harden_bundle(
         let msg = policy::refusal_message(&plan.profile, &plan.refusals);
         return Err(match logged {
             Ok(()) => crate::errors::Refusal(msg).into(),
-            Err(e) => {
-                crate::errors::Refusal(format!("{msg}\n(and the audit log failed: {e:#})")).into()
-            }
+            // Still under 1 KB (Kubernetes' event limit), the fix first.
+            Err(e) => crate::errors::Refusal(policy::clip(
+                &format!("{msg}\n(and the audit log failed: {e:#})"),
+                1000,
+            ))
+            .into(),
         });
     }
     logged?;

@@ -245,7 +245,7 @@ pub fn refusal(
 ) -> crate::errors::Refusal {
     let head = format!("refused by profile {profile}; to run it, {fix}.");
     let tail = format!("Admin: {admin}");
-    let mut lines: Vec<String> = reasons.iter().map(|r| clip(r, 300)).collect();
+    let mut lines: Vec<String> = reasons.iter().map(|r| clip(r, 400)).collect();
     loop {
         let mut parts = vec![head.clone()];
         parts.extend(lines.iter().cloned());
@@ -259,7 +259,7 @@ pub fn refusal(
 }
 
 /// `s` cut to at most `max` bytes (on a character boundary), with "…" when it was cut.
-fn clip(s: &str, max: usize) -> String {
+pub(crate) fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
