@@ -1151,6 +1151,14 @@ fn why_explains_a_container_from_its_create_record() {
     let create = |id: &str| {
         e.run_ok(&[&c, "create", "--bundle", bs, id]);
     };
+    // No audit log yet: says which file it could not read.
+    let none = e.run(&[&c, "why", "anything"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("cannot read the audit log"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
     let id = "4f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0";
     create(id);
     create("4f9900");

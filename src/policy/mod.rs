@@ -442,6 +442,22 @@ mod tests {
         }
     }
 
+    /// Every rule says what the user changes: a short clause, no trailing period (the
+    /// message adds it), unique ids.
+    #[test]
+    fn every_rule_has_a_short_fix() {
+        let mut ids = std::collections::BTreeSet::new();
+        for r in super::RULES {
+            assert!(ids.insert(r.id), "{} twice", r.id);
+            assert!(
+                !r.fix.is_empty() && r.fix.len() <= 110 && !r.fix.ends_with('.'),
+                "{}: {:?}",
+                r.id,
+                r.fix
+            );
+        }
+    }
+
     /// Step refusals (no user namespace possible, AppArmor missing) have the same shape and
     /// the same cap.
     #[test]
