@@ -6,15 +6,41 @@ use crate::argv::GlobalArgs;
 use std::io::Write;
 use std::time::SystemTime;
 
-/// The one-line message: `rampart: outer context: inner cause`.
-/// One line even when a cause spans several (TOML parse errors do): engines show only one.
+/// A refusal: its text is already shaped for people (the fix first, one line per rule), so
+/// [`message`] keeps its lines. Engines keep them too: the `--log` line is JSON (or logrus
+/// text) with the newlines escaped, and containerd/Docker decode and print `msg` as is.
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The message: `rampart: outer context: inner cause`. One line per cause even when a cause
+/// spans several (TOML parse errors do). A [`Refusal`] is the whole message, with its own
+/// lines: its first sentence is the fix, which no context ("cannot harden ...") may push back.
 pub fn message(err: &anyhow::Error) -> String {
-    let text = format!("rampart: {err:#}");
-    text.split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    if let Some(r) = err.chain().find_map(|c| c.downcast_ref::<Refusal>()) {
+        let lines: Vec<&str> =
+            r.0.split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+        return format!("rampart: {}", lines.join("\n"));
+    }
+    let flat = |s: &str| {
+        s.split('\n')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let parts: Vec<String> = err.chain().map(|c| flat(&c.to_string())).collect();
+    format!("rampart: {}", parts.join(": "))
 }
 
 /// Writes `msg` to stderr and to the `--log` file (JSON or logrus text, as runc would).
@@ -49,6 +75,46 @@ pub fn report(global: &GlobalArgs, now: SystemTime, msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refusal is the whole message (no context before its fix) and keeps its lines into
+    /// the `--log` line, which stays one valid JSON line; other multi-line causes are
+    /// flattened.
+    #[test]
+    fn refusal_lines_survive_and_the_log_line_stays_one_json_line() {
+        let e: anyhow::Error =
+            Refusal("refused; to run it, x.\n[r]: /f = 1\nAdmin: y".into()).into();
+        let e = e.context("outer");
+        assert_eq!(
+            message(&e),
+            "rampart: refused; to run it, x.\n[r]: /f = 1\nAdmin: y"
+        );
+        let plain = anyhow::anyhow!("line one\n  line two");
+        assert_eq!(message(&plain), "rampart: line one line two");
+        let d = std::env::temp_dir().join(format!("rampart-errlog-nl-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for format in [Some("json"), None] {
+            let g = GlobalArgs {
+                log: Some(d.join("log")),
+                log_format: format.map(String::from),
+                root: None,
+                ..Default::default()
+            };
+            let _ = std::fs::remove_file(d.join("log"));
+            report(&g, SystemTime::UNIX_EPOCH, &message(&e));
+            let text = std::fs::read_to_string(d.join("log")).unwrap();
+            assert_eq!(text.lines().count(), 1, "{text}");
+            if format.is_some() {
+                let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+                assert_eq!(v["msg"].as_str().unwrap(), message(&e));
+            } else {
+                assert!(
+                    text.contains("msg=\"rampart: refused; to run it, x.\\n[r]"),
+                    "{text}"
+                );
+            }
+        }
+        std::fs::remove_dir_all(d).unwrap();
+    }
 
     #[test]
     fn json_line_has_runc_shape_and_text_line_is_logrus_like() {

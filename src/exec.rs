@@ -100,7 +100,7 @@ fn refuse_cwd(field: &str, cwd: &str, profile: &Profile) -> Result<()> {
         Some(mut v) => {
             v.rule = rule.id;
             v.reference = rule.reference;
-            bail!(crate::policy::refusal_message(&profile.name, &[v]))
+            Err(crate::errors::Refusal(crate::policy::refusal_message(&profile.name, &[v])).into())
         }
         None => Ok(()),
     }
@@ -167,7 +167,7 @@ fn refuse_process_rules(spec: &Spec, profile: &Profile, host: &HostFacts) -> Res
     if found.is_empty() {
         return Ok(());
     }
-    bail!(crate::policy::refusal_message(&profile.name, &found))
+    Err(crate::errors::Refusal(crate::policy::refusal_message(&profile.name, &found)).into())
 }
 
 pub struct ExecPlan {

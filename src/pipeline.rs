@@ -289,8 +289,13 @@ pub(crate) fn harden_bundle(
     if outcome == "refused" {
         let msg = policy::refusal_message(&plan.profile, &plan.refusals);
         return Err(match logged {
-            Ok(()) => anyhow::anyhow!(msg),
-            Err(e) => anyhow::anyhow!("{msg} (and the audit log failed: {e:#})"),
+            Ok(()) => crate::errors::Refusal(msg).into(),
+            // Still under 1 KB (Kubernetes' event limit), the fix first.
+            Err(e) => crate::errors::Refusal(policy::clip(
+                &format!("{msg}\n(and the audit log failed: {e:#})"),
+                1000,
+            ))
+            .into(),
         });
     }
     logged?;

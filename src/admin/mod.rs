@@ -10,6 +10,7 @@ pub mod audit;
 pub mod doctor;
 pub mod explain;
 pub mod install;
+pub mod why;
 
 pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;
 
@@ -44,6 +45,11 @@ pub const COMMANDS: &[(&str, &str, CommandMain)] = &[
         "uninstall",
         "remove Rampart from docker or containerd",
         install::main,
+    ),
+    (
+        "why",
+        "show what Rampart changed for a container, what that breaks, and the fix",
+        why::main,
     ),
 ];
 

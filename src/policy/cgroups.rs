@@ -50,6 +50,7 @@ fn is_ancestor_or_same(dir: &str, of: &str) -> bool {
 
 pub const CGROUPS_PATH: Rule = Rule {
     id: "cgroups-path",
+    fix: "let the engine place the container's cgroup (drop --cgroup-parent / cgroupsPath)",
     title: "cgroupsPath names a cgroup that is not the container's own",
     reference: "runtime-spec linux.cgroupsPath",
     check: |spec, cx| {

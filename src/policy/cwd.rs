@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 pub const CWD_IN_PROC: Rule = Rule {
     id: "cwd-in-proc",
+    fix: "set a working directory outside /proc (--workdir, WORKDIR)",
     title: "working directory inside /proc",
     reference: "CVE-2024-21626 (runc < 1.1.12, leaked host fd as working directory)",
     check: |spec, _| {

@@ -57,6 +57,7 @@ fn number(v: Option<&Value>) -> Option<i64> {
 
 pub const DEVICE_NOT_ALLOWED: Rule = Rule {
     id: "device-not-allowed",
+    fix: "drop --privileged / the --device for this device (pass only devices the profile allows)",
     title: "character device not on the profile's allow-list",
     reference: "CIS Docker 5.18; runtime-spec linux.devices",
     check: |spec, cx| {

@@ -454,6 +454,7 @@ pub fn resolve<'a>(spec: &'a Value, path: &str) -> Vec<(String, &'a Value)> {
 
 pub const UNUSUAL_FIELD: Rule = Rule {
     id: "unusual-field",
+    fix: "drop the field from the request and use the engine's ordinary flags",
     title: "a field no engine writes by default",
     reference: "Rampart's field table (src/policy/fields.rs)",
     check: |spec: &Spec, _| {

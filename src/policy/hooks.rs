@@ -92,6 +92,7 @@ fn matches(allow: &HookAllow, hook: &Value, host: &HostFacts) -> bool {
 
 pub const HOOK_NOT_ALLOWED: Rule = Rule {
     id: "hook-not-allowed",
+    fix: "drop the OCI hook (an admin can allow-list it)",
     title: "OCI hook not on the admin's allow-list",
     reference: "runtime-spec hooks (they run on the host as root)",
     check: |spec, cx| {

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 pub const APPARMOR_UNCONFINED: Rule = Rule {
     id: "apparmor-unconfined",
+    fix: "drop --security-opt apparmor=unconfined",
     title: "AppArmor unconfined requested",
     reference: "CIS Docker 5.2; PSS baseline appArmorProfile",
     check: |spec, _| {

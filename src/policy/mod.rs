@@ -31,6 +31,9 @@ pub struct Rule {
     pub id: &'static str,
     pub title: &'static str,
     pub reference: &'static str,
+    /// What the user changes to run it, in one short clause naming the engine's flag
+    /// (Docker first, Kubernetes in parentheses): the first thing a refusal says.
+    pub fix: &'static str,
     pub check: fn(&Spec, &PolicyContext) -> Result<Vec<Violation>>,
 }
 
@@ -126,27 +129,145 @@ pub fn evaluate(spec: &Spec, cx: &PolicyContext, waived: &[String]) -> Result<Ve
     Ok(out)
 }
 
-/// The one-line message users see (docker run, kubectl describe, podman stderr).
+/// The longest refusal message, in bytes. Kubernetes cuts an event's message at 1,024
+/// bytes, and engines put their own words before ours ("failed to create shim task: OCI
+/// runtime create failed: "), so the whole of what we say fits in what is left.
+pub const MAX_MESSAGE: usize = 900;
+
+/// The message users see on a refusal (docker run, kubectl describe, podman stderr); the
+/// audit log and `rampart explain` / `rampart why` keep every violation. Its first sentence
+/// says what to change; then one line per rule (its first field and value, and how many
+/// fields); then how an admin allows it. Never longer than [`MAX_MESSAGE`] bytes.
 pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
-    let parts: Vec<String> = violations
-        .iter()
-        .map(|v| {
-            let title = rule(v.rule).map(|r| r.title).unwrap_or(v.rule);
-            format!(
-                "[{}] {title}: {} ({} = {}; {})",
-                v.rule, v.why, v.field, v.value, v.reference
-            )
-        })
-        .collect();
-    let ids: Vec<&str> = violations.iter().map(|v| v.rule).collect();
-    format!(
-        "refused by profile {profile}: {}. An admin can allow this with `waive = [{}]` under [policy] in a profile, or an annotation the config file allow-lists for these rules",
-        parts.join("; "),
-        ids.iter()
-            .map(|i| format!("\"{i}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    // One entry per rule, in the order the rules ran.
+    let mut rules: Vec<(&str, &Violation, usize)> = Vec::new();
+    for v in violations {
+        match rules.iter_mut().find(|(id, _, _)| *id == v.rule) {
+            Some((_, _, n)) => *n += 1,
+            None => rules.push((v.rule, v, 1)),
+        }
+    }
+    // The fixes, each once; a fix whose first alternative ("drop --privileged") an earlier
+    // one already gave adds nothing the user has not read.
+    let mut fixes: Vec<&str> = Vec::new();
+    for (id, _, _) in &rules {
+        let Some(fix) = rule(id).map(|r| r.fix) else {
+            continue;
+        };
+        let lead = |f: &str| f.split(" / ").next().unwrap_or_default().to_string();
+        if !fixes.iter().any(|f| lead(f) == lead(fix)) {
+            fixes.push(fix);
+        }
+    }
+    // Three fixes at most: the lines below name every rule.
+    let more = if fixes.len() > 3 {
+        "; and see below"
+    } else {
+        ""
+    };
+    fixes.truncate(3);
+    let head = if fixes.is_empty() {
+        format!("refused by profile {profile}")
+    } else {
+        format!(
+            "refused by profile {profile}; to run it, {}{more}",
+            fixes.join("; ")
+        )
+    };
+    let ids: Vec<String> = rules.iter().map(|(id, _, _)| format!("\"{id}\"")).collect();
+    let tail = format!(
+        "Admin: waive = [{}] under [policy] in a profile, or an allow-listed annotation. Every field: rampart why CONTAINER",
+        ids.join(", ")
+    );
+    let line = |(id, v, n): &(&str, &Violation, usize), titled: bool, why: bool, width: usize| {
+        let title = match rule(id) {
+            Some(r) if titled => format!(" {}", r.title),
+            _ => String::new(),
+        };
+        let value = if width == 0 {
+            String::new()
+        } else {
+            format!(" = {}", clip(&v.value.to_string(), width))
+        };
+        let field = clip(&v.field, 60);
+        let why = if why && !v.why.is_empty() {
+            format!(" ({})", clip(&v.why, 160))
+        } else {
+            String::new()
+        };
+        match n {
+            1 => format!("[{id}]{title}: {field}{value}{why}"),
+            n => format!("[{id}]{title}: {n} fields, first {field}{value}{why}"),
+        }
+    };
+    let compose = |lines: &[String]| {
+        let mut parts = vec![format!("{head}.")];
+        parts.extend(lines.iter().cloned());
+        parts.push(tail.clone());
+        parts.join("\n")
+    };
+    // Less and less detail until it fits: why, titles, shorter values, no values, then fewer
+    // lines.
+    for (titled, why, width) in [
+        (true, true, 80),
+        (true, false, 80),
+        (true, false, 40),
+        (true, false, 24),
+        (false, false, 24),
+        (false, false, 0),
+    ] {
+        let lines: Vec<String> = rules.iter().map(|r| line(r, titled, why, width)).collect();
+        let msg = compose(&lines);
+        if msg.len() <= MAX_MESSAGE {
+            return msg;
+        }
+    }
+    let mut lines: Vec<String> = rules.iter().map(|r| line(r, false, false, 0)).collect();
+    while !lines.is_empty() {
+        lines.pop();
+        let mut shown = lines.clone();
+        shown.push(format!("[...] {} more rule(s)", rules.len() - lines.len()));
+        let msg = compose(&shown);
+        if msg.len() <= MAX_MESSAGE {
+            return msg;
+        }
+    }
+    clip(&compose(&[]), MAX_MESSAGE)
+}
+
+/// A refusal that is not a policy rule's (a step that cannot harden this container on this
+/// host) in the same shape: the fix first, one line per reason, then the admin's way.
+pub fn refusal(
+    profile: &str,
+    fix: &str,
+    reasons: &[String],
+    admin: &str,
+) -> crate::errors::Refusal {
+    let head = format!("refused by profile {profile}; to run it, {fix}.");
+    let tail = format!("Admin: {admin}");
+    let mut lines: Vec<String> = reasons.iter().map(|r| clip(r, 400)).collect();
+    loop {
+        let mut parts = vec![head.clone()];
+        parts.extend(lines.iter().cloned());
+        parts.push(tail.clone());
+        let msg = parts.join("\n");
+        if msg.len() <= MAX_MESSAGE || lines.is_empty() {
+            return crate::errors::Refusal(clip(&msg, MAX_MESSAGE));
+        }
+        lines.pop();
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), with "…" when it was cut.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// Asks the host about what the mount and hook rules judge by path: bind sources (symlinks
@@ -255,6 +376,163 @@ mod tests {
             fired("containerd-1.6-cri/container.json", None),
             ["host-pid", "host-ipc", "host-network", "host-uts"]
         );
+    }
+
+    /// Every spec of the captured and nasty corpora under every built-in profile (and with
+    /// nothing waived): the message fits, says the fix first, names each rule once, and
+    /// lists each rule once in the waiver.
+    #[test]
+    fn refusal_messages_are_short_fix_first_and_one_line_per_rule() {
+        use crate::steps::testutil::{all_fixtures, profile};
+        let mut specs = all_fixtures();
+        let nasty = format!("{}/tests/fixtures/nasty", env!("CARGO_MANIFEST_DIR"));
+        for e in std::fs::read_dir(&nasty).unwrap().flatten() {
+            if let Ok(s) = crate::spec::Spec::from_slice(&std::fs::read(e.path()).unwrap()) {
+                specs.push((e.path().display().to_string(), s));
+            }
+        }
+        let h = host_with_docker_netns();
+        let mut refused = 0;
+        for (pname, _) in crate::profile::BUILTIN {
+            let mut p = profile(pname);
+            p.policy.waive.clear();
+            let cx = super::PolicyContext {
+                profile: &p,
+                host: &h,
+            };
+            for (name, spec) in &specs {
+                let v = super::evaluate(spec, &cx, &[]).unwrap();
+                if v.is_empty() {
+                    continue;
+                }
+                refused += 1;
+                let msg = super::refusal_message(pname, &v);
+                check_shape(&msg, &v, &format!("{pname} {name}"), true);
+            }
+        }
+        assert!(refused > 20, "{refused}");
+    }
+
+    fn check_shape(msg: &str, v: &[super::Violation], what: &str, all_waived: bool) {
+        assert!(
+            msg.len() <= super::MAX_MESSAGE && msg.len() < 1024,
+            "{what}: {} bytes\n{msg}",
+            msg.len()
+        );
+        let lines: Vec<&str> = msg.lines().collect();
+        let mut ids: Vec<&str> = v.iter().map(|v| v.rule).collect();
+        ids.sort();
+        ids.dedup();
+        let first = super::rule(v[0].rule).unwrap();
+        assert!(
+            lines[0].contains("; to run it, ") && lines[0].contains(first.fix),
+            "{what}: {msg}"
+        );
+        let waive = lines.last().unwrap();
+        for id in &ids {
+            let quoted = format!("\"{id}\"");
+            if all_waived {
+                assert_eq!(waive.matches(&quoted).count(), 1, "{what}: {msg}");
+            }
+            let tag = format!("[{id}]");
+            assert!(
+                lines.iter().filter(|l| l.starts_with(&tag)).count() <= 1,
+                "{what}: {msg}"
+            );
+        }
+    }
+
+    /// Every rule says what the user changes: a short clause, no trailing period (the
+    /// message adds it), unique ids.
+    #[test]
+    fn every_rule_has_a_short_fix() {
+        let mut ids = std::collections::BTreeSet::new();
+        for r in super::RULES {
+            assert!(ids.insert(r.id), "{} twice", r.id);
+            assert!(
+                !r.fix.is_empty() && r.fix.len() <= 110 && !r.fix.ends_with('.'),
+                "{}: {:?}",
+                r.id,
+                r.fix
+            );
+        }
+    }
+
+    /// Step refusals (no user namespace possible, AppArmor missing) have the same shape and
+    /// the same cap.
+    #[test]
+    fn step_refusals_say_the_fix_first_and_fit() {
+        let r = super::refusal(
+            "isolated",
+            "change what stops a user namespace (below)",
+            &["why one".into(), "- why two".into()],
+            "on_unsupported = \"skip\"",
+        );
+        assert_eq!(
+            r.0,
+            "refused by profile isolated; to run it, change what stops a user namespace (below).\nwhy one\n- why two\nAdmin: on_unsupported = \"skip\""
+        );
+        let many: Vec<String> = (0..50)
+            .map(|i| format!("- reason {i} {}", "x".repeat(100)))
+            .collect();
+        let r = super::refusal("isolated", "fix it", &many, "admin way");
+        assert!(r.0.len() <= super::MAX_MESSAGE, "{}", r.0.len());
+        assert!(r.0.starts_with("refused by profile isolated; to run it, fix it.\n- reason 0 "));
+        assert!(r.0.ends_with("\nAdmin: admin way"));
+        // Through anyhow context, the refusal is the whole message.
+        let e = anyhow::Error::from(r).context("cannot harden /b/config.json");
+        assert!(
+            crate::errors::message(&e)
+                .starts_with("rampart: refused by profile isolated; to run it, fix it.\n")
+        );
+    }
+
+    /// The worst case: every rule, many violations each, long values.
+    #[test]
+    fn refusal_message_fits_even_when_every_rule_fires_many_times() {
+        use serde_json::json;
+        let mut v = Vec::new();
+        for r in super::RULES {
+            for i in 0..20 {
+                let mut x = super::Violation::new(
+                    format!("/mounts/{i}/source/{}", "x".repeat(200)),
+                    json!("é".repeat(500)),
+                    "why".repeat(100),
+                );
+                x.rule = r.id;
+                x.reference = r.reference;
+                v.push(x);
+            }
+        }
+        let msg = super::refusal_message("restricted", &v);
+        check_shape(&msg, &v, "all rules", false);
+        assert!(msg.starts_with("refused by profile restricted; to run it, drop --privileged"));
+        // The privileged spec: one fix, one line per rule, "N fields" for block-device.
+        let (p, h) = (
+            crate::steps::testutil::profile("restricted"),
+            host_with_docker_netns(),
+        );
+        let cx = super::PolicyContext {
+            profile: &p,
+            host: &h,
+        };
+        let spec = crate::steps::testutil::fixture("docker-20.10/privileged.json");
+        let v = super::evaluate(&spec, &cx, &[]).unwrap();
+        let msg = super::refusal_message("restricted", &v);
+        eprintln!("{msg}");
+        assert!(msg.starts_with("refused by profile restricted; to run it, drop --privileged / --cap-add ALL and add only the capabilities you need.\n[all-capabilities]"), "{msg}");
+        assert_eq!(msg.matches("drop --privileged").count(), 1, "{msg}");
+        assert!(
+            msg.contains("\n[block-device]: 10 fields, first /linux/devices/"),
+            "{msg}"
+        );
+        assert!(msg.contains(" fields, first /linux/devices/"), "{msg}");
+        // A Kubernetes hostNetwork pod (tests/e2e_engines.rs sees this through the CRI).
+        let spec = crate::steps::testutil::fixture("containerd-1.6-cri/container.json");
+        let v = super::evaluate(&spec, &cx, &[]).unwrap();
+        let msg = super::refusal_message("restricted", &v);
+        assert!(msg.starts_with("refused by profile restricted; to run it, drop --network host (Kubernetes: hostNetwork); drop --uts host (Kubernetes: hostNetwork).\n[host-network] host network namespace: "), "{msg}");
+        assert!(msg.ends_with("\nAdmin: waive = [\"host-network\", \"host-uts\"] under [policy] in a profile, or an allow-listed annotation. Every field: rampart why CONTAINER"), "{msg}");
     }
 
     /// Table over the captured specs: which rules refuse each one under restricted.

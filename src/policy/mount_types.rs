@@ -11,6 +11,7 @@ pub const ALLOWED: &[&str] = &[
 
 pub const MOUNT_TYPE: Rule = Rule {
     id: "mount-type",
+    fix: "use a bind mount, volume or tmpfs instead of this filesystem type",
     title: "mount type not on the allow-list",
     reference: "runtime-spec mounts",
     check: |spec, _| {

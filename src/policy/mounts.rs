@@ -315,6 +315,7 @@ pub fn system_dir(source: &str) -> Option<&'static str> {
 
 pub const SENSITIVE_MOUNT: Rule = Rule {
     id: "sensitive-mount",
+    fix: "bind a directory of your own instead of a host system directory",
     title: "host system directory mounted",
     reference: "CIS Docker 5.6; PSS baseline hostPathVolumes",
     check: |spec, cx| {
@@ -336,6 +337,7 @@ pub const SENSITIVE_MOUNT: Rule = Rule {
 
 pub const ENGINE_SOCKET: Rule = Rule {
     id: "engine-socket",
+    fix: "bind a directory of your own instead of the engine's socket or state",
     title: "container-engine socket or state mounted",
     reference: "CIS Docker 5.32",
     check: |spec, cx| {
@@ -368,6 +370,7 @@ pub const ENGINE_SOCKET: Rule = Rule {
 
 pub const SHARED_PROPAGATION: Rule = Rule {
     id: "shared-propagation",
+    fix: "drop the shared propagation (bind-propagation=shared/rshared, Kubernetes: mountPropagation Bidirectional)",
     title: "shared mount propagation",
     reference: "CIS Docker 5.20",
     check: |spec, _| {
@@ -401,6 +404,7 @@ pub const SHARED_PROPAGATION: Rule = Rule {
 
 pub const UNSAFE_DESTINATION: Rule = Rule {
     id: "unsafe-mount-destination",
+    fix: "mount at a plain absolute path inside the container (no '..', not under /proc)",
     title: "mount destination outside the rootfs",
     reference: "runtime-spec mounts",
     check: |spec, cx| {
@@ -431,6 +435,7 @@ pub const UNSAFE_DESTINATION: Rule = Rule {
 /// writable, and core_pattern runs a program on the host.
 pub const PROC_ELSEWHERE: Rule = Rule {
     id: "proc-mount-elsewhere",
+    fix: "mount proc and sysfs only at /proc and /sys",
     title: "procfs or sysfs mounted outside /proc or /sys",
     reference: "runtime-spec maskedPaths/readonlyPaths",
     check: |spec, _| {

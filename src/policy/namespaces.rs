@@ -51,6 +51,7 @@ pub fn check(spec: &Spec, cx: &PolicyContext, kind: &str, why: &str) -> Result<V
 
 pub const HOST_PID: Rule = Rule {
     id: "host-pid",
+    fix: "drop --pid host (Kubernetes: hostPID)",
     title: "host PID namespace",
     reference: "CIS Docker 5.16; PSS baseline hostNamespaces",
     check: |s, cx| {
@@ -64,12 +65,14 @@ pub const HOST_PID: Rule = Rule {
 };
 pub const HOST_IPC: Rule = Rule {
     id: "host-ipc",
+    fix: "drop --ipc host (Kubernetes: hostIPC)",
     title: "host IPC namespace",
     reference: "CIS Docker 5.17; PSS baseline hostNamespaces",
     check: |s, cx| check(s, cx, "ipc", "the container can read host shared memory"),
 };
 pub const HOST_NETWORK: Rule = Rule {
     id: "host-network",
+    fix: "drop --network host (Kubernetes: hostNetwork)",
     title: "host network namespace",
     reference: "CIS Docker 5.10; PSS baseline hostNamespaces",
     check: |s, cx| {
@@ -83,12 +86,14 @@ pub const HOST_NETWORK: Rule = Rule {
 };
 pub const HOST_UTS: Rule = Rule {
     id: "host-uts",
+    fix: "drop --uts host (Kubernetes: hostNetwork)",
     title: "host UTS namespace",
     reference: "CIS Docker 5.21",
     check: |s, cx| check(s, cx, "uts", "the container can change the host's hostname"),
 };
 pub const HOST_MOUNT: Rule = Rule {
     id: "host-mount",
+    fix: "let the container have its own mount namespace",
     title: "host mount namespace",
     reference: "PSS baseline hostNamespaces",
     check: |s, cx| {

@@ -45,6 +45,7 @@ pub fn acceptable(kind: &str, path: &str) -> bool {
 
 pub const NAMESPACE_PATH: Rule = Rule {
     id: "namespace-path",
+    fix: "join only your own containers' namespaces (--network container:NAME), not other processes'",
     title: "namespace joined through an unexpected path",
     reference: "runtime-spec linux.namespaces",
     check: |spec, _| {

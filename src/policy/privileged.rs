@@ -21,6 +21,7 @@ fn all_caps_requested(spec: &Spec) -> Result<Option<Vec<String>>> {
 
 pub const ALL_CAPABILITIES: Rule = Rule {
     id: "all-capabilities",
+    fix: "drop --privileged / --cap-add ALL and add only the capabilities you need",
     title: "every capability requested (privileged)",
     reference: "CIS Docker 5.4, 5.5; PSS baseline privileged, capabilities",
     check: |spec, _| {
@@ -32,6 +33,7 @@ pub const ALL_CAPABILITIES: Rule = Rule {
 
 pub const MASKED_PATHS_EMPTIED: Rule = Rule {
     id: "masked-paths-emptied",
+    fix: "drop --privileged / --security-opt systempaths=unconfined (Kubernetes: procMount Unmasked)",
     title: "masked /proc and /sys paths removed",
     reference: "PSS baseline procMount; CIS Docker 5.5",
     check: |spec, _| {
@@ -56,6 +58,7 @@ pub const MASKED_PATHS_EMPTIED: Rule = Rule {
 
 pub const DEVICE_ALLOW_ALL: Rule = Rule {
     id: "device-allow-all",
+    fix: "drop --privileged / --device-cgroup-rule 'a *:* rwm' and pass single devices with --device",
     title: "device cgroup allows every device",
     reference: "CIS Docker 5.18; PSS baseline privileged",
     check: |spec, _| {
@@ -98,6 +101,7 @@ fn writable_mount(spec: &Spec, types: &[&str], why: &str) -> Vec<Violation> {
 
 pub const WRITABLE_SYSFS: Rule = Rule {
     id: "writable-sysfs",
+    fix: "drop --privileged / the read-write /sys mount",
     title: "/sys mounted read-write",
     reference: "PSS baseline privileged",
     check: |spec, _| {
@@ -111,6 +115,7 @@ pub const WRITABLE_SYSFS: Rule = Rule {
 
 pub const WRITABLE_CGROUPFS: Rule = Rule {
     id: "writable-cgroupfs",
+    fix: "drop --privileged / the read-write cgroup mount (--cgroupns host does not need it)",
     title: "cgroup filesystem mounted read-write",
     reference: "PSS baseline privileged",
     check: |spec, _| {
@@ -124,6 +129,7 @@ pub const WRITABLE_CGROUPFS: Rule = Rule {
 
 pub const BLOCK_DEVICE: Rule = Rule {
     id: "block-device",
+    fix: "drop --privileged / the --device for a disk and give the container a volume instead",
     title: "host block device exposed",
     reference: "CIS Docker 5.18",
     check: |spec, _: &PolicyContext| {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 pub const OOM_SCORE_ADJ: Rule = Rule {
     id: "oom-score-adj",
+    fix: "drop --oom-score-adj or raise it to the profile's floor",
     title: "OOM score below the profile's floor",
     reference: "runtime-spec process.oomScoreAdj",
     check: |spec, cx| {
@@ -43,6 +44,7 @@ const PRIVILEGED_RLIMITS: &[(&str, u64, &str)] = &[
 
 pub const RLIMIT_RAISED: Rule = Rule {
     id: "rlimit-raised",
+    fix: "lower the --ulimit to what the host grants",
     title: "rlimit above what the host grants",
     reference: "runtime-spec process.rlimits",
     check: |spec, cx| {

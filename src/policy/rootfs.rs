@@ -40,6 +40,7 @@ pub fn hosts(real: &str) -> Option<String> {
 
 pub const ROOT_PATH: Rule = Rule {
     id: "root-path",
+    fix: "use an image's rootfs, not a host directory",
     title: "rootfs is a host directory",
     reference: "runtime-spec root.path",
     check: |_, cx| {

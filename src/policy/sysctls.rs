@@ -25,6 +25,7 @@ pub const SAFE: &[&str] = &[
 
 pub const UNSAFE_SYSCTL: Rule = Rule {
     id: "unsafe-sysctl",
+    fix: "drop the --sysctl (Kubernetes: keep to the safe sysctls)",
     title: "sysctl outside the safe set",
     reference: "PSS baseline sysctls",
     check: |spec, _| {
@@ -45,6 +46,7 @@ pub const UNSAFE_SYSCTL: Rule = Rule {
 
 pub const NET_SYSCTL_HOST_NETNS: Rule = Rule {
     id: "net-sysctl-shared-netns",
+    fix: "drop the net.* --sysctl, or give the container its own network",
     title: "net.* sysctl without a private network namespace",
     reference: "PSS baseline sysctls",
     check: |spec, _| {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 pub const ROOT_USER: Rule = Rule {
     id: "root-user",
+    fix: "run as a non-root user (--user 1000; Kubernetes: runAsUser)",
     title: "runs as root without a user namespace",
     reference: "PSS restricted runAsNonRoot; CIS Docker 5.31",
     check: |spec, cx| {

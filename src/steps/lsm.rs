@@ -20,7 +20,7 @@ use super::Context;
 use crate::change::Changes;
 use crate::profile::{Mode, OnUnsupported};
 use crate::spec::Spec;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 const AA: &str = "/process/apparmorProfile";
@@ -148,10 +148,20 @@ fn apparmor(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             );
             Ok(())
         }
-        (OnUnsupported::Refuse, Mode::Enforce) => bail!(
-            "profile {} requires AppArmor profile {want}, but {missing} (apparmor_missing = \"refuse\"; \"skip\" under [lsm] runs without it, recorded)",
-            cx.profile.name
-        ),
+        (OnUnsupported::Refuse, Mode::Enforce) => {
+            let fix = if cx.host.apparmor_enabled {
+                format!("an admin loads the AppArmor profile {want} (`rampart apparmor install`)")
+            } else {
+                "an admin enables AppArmor on this host".to_string()
+            };
+            Err(crate::policy::refusal(
+                &cx.profile.name,
+                &fix,
+                &[format!("it requires AppArmor profile {want}, but {missing}")],
+                "or apparmor_missing = \"skip\" under [lsm] in the profile runs it without AppArmor (recorded in the audit log)",
+            )
+            .into())
+        }
         _ => {
             ch.note(
                 AA,

@@ -305,7 +305,13 @@ fn refuse(cx: &Context, ch: &mut Changes, why: String) -> Result<()> {
         cx.profile.name
     );
     if cx.profile.policy.mode == Mode::Enforce {
-        bail!(msg);
+        return Err(crate::policy::refusal(
+            &cx.profile.name,
+            "an admin gives Rampart host ids for user namespaces (/etc/subuid and /etc/subgid)",
+            &[msg],
+            "or run it under a profile without [userns]",
+        )
+        .into());
     }
     ch.note("/linux/namespaces", format!("{msg}: enforce mode refuses"));
     Ok(())
@@ -325,9 +331,20 @@ fn unsupported(cx: &Context, ch: &mut Changes, why: &[String]) -> Result<()> {
             );
             Ok(())
         }
-        (OnUnsupported::Refuse, Mode::Enforce) => bail!(
-            "{msg}. To run it without one, use a profile without [userns], or an admin profile that sets on_unsupported = \"skip\" under [userns] (recorded in the audit log)"
-        ),
+        (OnUnsupported::Refuse, Mode::Enforce) => {
+            let mut lines = vec![format!(
+                "profile {} asks for a user namespace, which cannot work for this container under runc 1.1:",
+                cx.profile.name
+            )];
+            lines.extend(why.iter().map(|w| format!("- {w}")));
+            Err(crate::policy::refusal(
+                &cx.profile.name,
+                "change what stops a user namespace (below), or run it under a profile without [userns]",
+                &lines,
+                "on_unsupported = \"skip\" under [userns] in the profile runs it without one (recorded in the audit log)",
+            )
+            .into())
+        }
         _ => {
             ch.note("/linux/namespaces", format!("{msg}: enforce mode refuses"));
             Ok(())
