@@ -115,8 +115,9 @@ impl Workload {
     /// capability, add back those its entrypoint uses (chown of the data directory, gosu's
     /// setuid/setgid; postgres also chmods and walks its 0700 PGDATA; nginx's master chowns
     /// its temp directories to www-data), and tmpfs where nginx writes under a read-only
-    /// rootfs. Only `--cap-drop=ALL` makes the `--cap-add`s visible to a runtime: Docker's
-    /// default set already holds all five, so without it the spec is Docker's default.
+    /// rootfs. Docker 20.10 appends each `--cap-add` after its 14 defaults (even a default
+    /// one), so Rampart sees them either way; `--cap-drop=ALL` is the documented idiom, and the
+    /// only shape some engines (podman, CRI without `drop: [ALL]`) keep distinct.
     fn hardening_flags(self) -> &'static [&'static str] {
         match self {
             Workload::Nginx => &[
@@ -329,14 +330,18 @@ fn expect(w: Workload, c: Column) -> Expect {
         ("restricted" | "restricted+flags" | "iso-fixtrav" | "iso-fixtrav+flags", Python) => {
             Expect::Pass
         }
+        // The operator's flags name the entrypoints' capabilities (and nginx's tmpfs): the
+        // restricted profile grants them on explicit request (`grantable`).
+        ("restricted+flags", Nginx | Redis | Postgres) => Expect::Pass,
         ("r+caps" | "r+caps+flags" | "i+caps+flags", _) => Expect::WhatIf,
         // EXPECTED TO CHANGE when the fixes land (turn into Expect::Pass):
-        // - restricted, restricted+flags: nginx, redis, postgres (capabilities for the
-        //   entrypoint's chown/setuid; nginx's temp directories under a read-only rootfs);
+        // - restricted: nginx, redis, postgres (without flags the entrypoints' capabilities
+        //   are only Docker's defaults, which restricted tightens by design; nginx's temp
+        //   directories under a read-only rootfs);
         // - isolated: every workload (refused: dockerd's 0710 data directories);
         // - iso-fixtrav(+flags): nginx, redis, postgres (chown of a volume owned by host root
         //   from a user namespace; capabilities as for restricted).
-        ("restricted" | "restricted+flags", Nginx | Redis | Postgres)
+        ("restricted", Nginx | Redis | Postgres)
         | ("isolated", _)
         | ("iso-fixtrav" | "iso-fixtrav+flags", Nginx | Redis | Postgres) => Expect::FixPending,
         (t, _) => panic!("no expectation for column {t}"),
