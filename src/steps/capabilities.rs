@@ -106,14 +106,17 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             let (defaults, refused): (Vec<&String>, Vec<&String>) =
                 dropped.iter().partition(|c| !explicit.contains(c));
             if !defaults.is_empty() {
-                let mut why = format!(
-                    "profile {} allows only [{}]",
-                    cx.profile.name,
-                    allow.join(", ")
-                );
-                if cx.container_caps.is_some() {
-                    why.push_str(" and no more than the running container holds");
-                }
+                let why = match cx.container_caps {
+                    None => format!(
+                        "profile {} allows only [{}]",
+                        cx.profile.name,
+                        allow.join(", ")
+                    ),
+                    Some(_) => format!(
+                        "no more than the running container holds, within profile {}'s allow and grantable lists",
+                        cx.profile.name
+                    ),
+                };
                 parts.push(format!("dropped {}: {why}{note}", list(&defaults)));
             }
             if !refused.is_empty() {
