@@ -788,6 +788,7 @@ fn official_image_workloads_under_each_runtime() {
         .flat_map(|h| h.join().unwrap())
         .collect();
     eprintln!("workloads: matrix in {:.1?}", t.elapsed());
+    let caps = capabilities_by_name_through_docker();
     remove_leftovers(true);
 
     let report = table(&cells);
@@ -804,6 +805,59 @@ fn official_image_workloads_under_each_runtime() {
         "cells that must work today do not:\n{}\n\n{report}",
         broken.join("\n")
     );
+    if let Err(e) = caps {
+        panic!("{e}");
+    }
+}
+
+/// Through the real dockerd under restricted (`--runtime=rampart`): `--cap-add CHOWN` alone
+/// (Docker writes its 14 defaults, then CAP_CHOWN again) gives the process CHOWN and nothing
+/// else; `--cap-add SYS_ADMIN` is refused, and the Docker user reads why and what to do.
+fn capabilities_by_name_through_docker() -> Result<(), String> {
+    let image = Workload::Python.image();
+    let label = format!("--label={LABEL}=1");
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm", &label, "--runtime=rampart", "--network=none"];
+        args.extend(flags);
+        args.extend([
+            "--entrypoint=/bin/sh",
+            &image,
+            "-c",
+            "grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+        ]);
+        let _g = CREATE.lock().unwrap_or_else(|e| e.into_inner());
+        dk(&args)
+    };
+    let out = run(&["--cap-add=CHOWN"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "workloads: --cap-add=CHOWN under restricted: {}",
+        text.trim()
+    );
+    if !out.status.success()
+        || text.lines().count() != 2
+        || !text.lines().all(|l| l.ends_with("0000000000000001"))
+    {
+        return Err(format!(
+            "--cap-add=CHOWN under restricted: want CapEff/CapBnd 0x1, got {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let out = run(&["--cap-add=SYS_ADMIN"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "workloads: --cap-add=SYS_ADMIN under restricted: {}",
+        err.trim()
+    );
+    if out.status.success()
+        || !err.contains("[capability-not-grantable]")
+        || !err.contains("--cap-add SYS_ADMIN")
+    {
+        return Err(format!(
+            "--cap-add=SYS_ADMIN under restricted must be refused, naming the rule: {err}"
+        ));
+    }
+    Ok(())
 }
 
 /// The matrix as a table (ok / FAIL, with `*` on cells expected to change) plus one line per
