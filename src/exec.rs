@@ -190,10 +190,15 @@ pub fn plan(
         .map(|id| running(inv.global.root.as_deref(), id))
         .unwrap_or_default();
     let held = state.caps;
+    // Unknown state: no more than the profile's allow-list (never its grantable names, which
+    // only an explicit request at create may add).
+    let clamp = held
+        .clone()
+        .unwrap_or_else(|| profile.capabilities.allow.clone());
     let cx = Context {
         profile,
         host,
-        container_caps: held.as_deref(),
+        container_caps: Some(&clamp),
         container_apparmor: state.apparmor.as_deref(),
     };
     let mut changes = Vec::new();
@@ -250,8 +255,10 @@ pub fn plan(
     let mut ch = Changes::new("capabilities", &mut changes);
     for cap in &cmd.caps {
         steps::capabilities::parse_cap(&cap.value).context("exec --cap")?;
-        let allowed = profile.capabilities.allow.contains(&cap.value)
-            && held.as_ref().is_none_or(|h| h.contains(&cap.value));
+        let allowed = match &held {
+            Some(h) => h.contains(&cap.value) && profile.capabilities.grants(&cap.value),
+            None => profile.capabilities.allow.contains(&cap.value),
+        };
         if !allowed {
             drop_tokens.push(cap.tokens.clone());
             ch.record(

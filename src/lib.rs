@@ -8,6 +8,7 @@ pub mod admin;
 pub mod argv;
 pub mod audit;
 pub mod bundle;
+pub mod cap_request;
 pub mod change;
 pub mod checks;
 pub mod config;

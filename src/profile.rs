@@ -257,7 +257,37 @@ pub struct CapabilityPolicy {
     /// of that namespace only.
     #[serde(default)]
     pub net_bind_via_sysctl: bool,
+    /// Capabilities kept when the user asks for them by name (`docker run --cap-add`,
+    /// Kubernetes `capabilities.add`; see [`crate::cap_request`]), though not when an engine
+    /// fills them in by default. An explicit request for one outside `allow` and `grantable`
+    /// is refused (rule capability-not-grantable).
+    #[serde(default)]
+    pub grantable: Vec<String>,
 }
+
+impl CapabilityPolicy {
+    /// True when an explicit request for `cap` is honoured.
+    pub fn grants(&self, cap: &str) -> bool {
+        self.allow.iter().chain(&self.grantable).any(|c| c == cap)
+    }
+}
+
+/// Capabilities no built-in profile grants, even on request: each is a known way to the host
+/// (mount, modules, raw I/O, ptrace of other processes, network and LSM configuration...).
+pub const NEVER_GRANTED_BY_BUILTINS: &[&str] = &[
+    "CAP_SYS_ADMIN",
+    "CAP_NET_ADMIN",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_SYS_BOOT",
+    "CAP_BPF",
+    "CAP_PERFMON",
+    "CAP_SYS_TIME",
+    "CAP_MAC_ADMIN",
+    "CAP_MAC_OVERRIDE",
+];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -417,6 +447,9 @@ impl Profile {
         for cap in &self.capabilities.allow {
             crate::steps::capabilities::parse_cap(cap).context("capabilities.allow")?;
         }
+        for cap in &self.capabilities.grantable {
+            crate::steps::capabilities::parse_cap(cap).context("capabilities.grantable")?;
+        }
         for (name, l) in &self.rlimits {
             crate::steps::rlimits::check_name(name)?;
             if l.soft > l.hard {
@@ -496,6 +529,33 @@ mod tests {
     }
 
     #[test]
+    fn builtins_grant_the_entrypoint_capabilities_and_never_the_dangerous_ones() {
+        let src = ProfileSource::default();
+        for (name, _) in BUILTIN {
+            let c = src.load(name).unwrap().capabilities;
+            for cap in [
+                "CAP_CHOWN",
+                "CAP_DAC_OVERRIDE",
+                "CAP_FOWNER",
+                "CAP_SETUID",
+                "CAP_SETGID",
+                "CAP_NET_BIND_SERVICE",
+            ] {
+                assert!(c.grants(cap), "{name}: {cap}");
+            }
+            for cap in NEVER_GRANTED_BY_BUILTINS {
+                assert!(!c.grants(cap), "{name} grants {cap}");
+            }
+            for cap in ["CAP_NET_RAW", "CAP_MKNOD", "CAP_AUDIT_WRITE"] {
+                assert!(!c.grants(cap), "{name} grants {cap}");
+            }
+        }
+        for cap in NEVER_GRANTED_BY_BUILTINS {
+            crate::steps::capabilities::parse_cap(cap).unwrap();
+        }
+    }
+
+    #[test]
     fn admin_profile_extends_builtin_and_overrides_keys() {
         let dir = tempdir();
         std::fs::write(
@@ -534,8 +594,21 @@ mod tests {
             "extends = \"restricted\"\n[capabilities]\nallow = [\"CAP_FLY\"]\n",
         )
         .unwrap();
+        std::fs::write(
+            dir.join("badgrant.toml"),
+            "extends = \"restricted\"\n[capabilities]\ngrantable = [\"chown\"]\n",
+        )
+        .unwrap();
         let src = ProfileSource { dir: Some(dir) };
-        for name in ["loop", "typo", "badcap", "nope", "../etc/passwd", ""] {
+        for name in [
+            "loop",
+            "typo",
+            "badcap",
+            "badgrant",
+            "nope",
+            "../etc/passwd",
+            "",
+        ] {
             assert!(src.load(name).is_err(), "{name} should fail");
         }
         let msg = format!("{:#}", src.load("nope").unwrap_err());

@@ -1476,3 +1476,131 @@ fn why_explains_a_container_from_its_create_record() {
     let help = e.run(&["why", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("CONTAINER"));
 }
+
+/// The official-image pattern under restricted: `--cap-drop ALL --cap-add CHOWN --cap-add
+/// SETUID --cap-add SETGID` reaches the runtime with exactly those three (audited as granted
+/// on explicit request); Docker's defaults alone are still emptied.
+#[test]
+fn capabilities_asked_for_by_name_are_granted_where_the_profile_allows() {
+    let e = Env::new();
+    let mut spec = fixture("docker-20.10/capdrop-all-add.json");
+    let three = json!(["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]);
+    for set in ["bounding", "effective", "permitted"] {
+        spec["process"]["capabilities"][set] = three.clone();
+    }
+    e.write_spec(&spec);
+    let out = e.docker_create(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let caps = &e.recorded_config()["process"]["capabilities"];
+    for set in ["bounding", "effective", "permitted"] {
+        assert_eq!(caps[set], three, "{set}");
+    }
+    for set in ["inheritable", "ambient"] {
+        assert_eq!(caps[set], json!([]), "{set}");
+    }
+    assert_eq!(
+        e.recorded_config()["process"]["noNewPrivileges"],
+        json!(true)
+    );
+    let audit = e.audit_lines();
+    assert!(
+        audit[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("granted on explicit request")),
+        "{audit:?}"
+    );
+    // Docker's `--cap-add CHOWN` (the 14 defaults, then CHOWN again): CHOWN alone.
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/capadd-chown.json"));
+    assert!(e.docker_create(&[]).status.success());
+    assert_eq!(
+        e.recorded_config()["process"]["capabilities"]["bounding"],
+        json!(["CAP_CHOWN"])
+    );
+    // The defaults alone: nothing, as before.
+    let e = Env::new();
+    assert!(e.docker_create(&[]).status.success());
+    assert_eq!(
+        e.recorded_config()["process"]["capabilities"]["bounding"],
+        json!([])
+    );
+}
+
+/// `--cap-add SYS_ADMIN` (with CHOWN and SETUID): refused loudly, never dropped in silence;
+/// the runtime never runs and config.json is untouched.
+#[test]
+fn a_capability_the_profile_does_not_grant_is_refused_not_dropped() {
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/capadd-chown-setuid.json"));
+    let before = fs::read(e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(e.recorded_argv(), None);
+    assert_eq!(fs::read(e.config_path()).unwrap(), before);
+    let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+    for needle in [
+        "refused by profile restricted",
+        "[capability-not-grantable]",
+        "CAP_SYS_ADMIN",
+        "--cap-add SYS_ADMIN",
+        "capabilities.add",
+        "CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_NET_BIND_SERVICE, CAP_SETGID, CAP_SETUID",
+    ] {
+        assert!(msg.contains(needle), "{needle} missing from {msg}");
+    }
+    assert!(!msg.contains("CAP_CHOWN was asked"), "{msg}");
+    assert_eq!(e.audit_lines()[0]["outcome"], "refused");
+    // Under baseline too (it grants no more on request than its allow-list).
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/capadd-chown-setuid.json"));
+    let out = e.docker_create(&["--rampart-profile", "baseline"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(e.recorded_argv(), None);
+}
+
+/// A container granted CHOWN on request: `runc exec` keeps CHOWN (the container holds it),
+/// never SYS_ADMIN (it does not, and the profile would not grant it).
+#[test]
+fn exec_keeps_granted_capabilities_the_container_holds_and_no_more() {
+    let e = Env::new();
+    let state_dir = e.dir.join("state/cid");
+    fs::create_dir_all(&state_dir).unwrap();
+    fs::write(
+        state_dir.join("state.json"),
+        br#"{"config":{"capabilities":{"Bounding":["CAP_CHOWN"]}}}"#,
+    )
+    .unwrap();
+    let asked = json!(["CAP_CHOWN", "CAP_SETUID", "CAP_SYS_ADMIN"]);
+    let process = json!({"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/",
+        "capabilities": {"bounding": asked, "effective": asked, "permitted": asked}});
+    let pfile = e.dir.join("process.json");
+    fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
+    let (c, root) = (e.cfg(), e.dir.join("state"));
+    let out = e.run(&[
+        &c,
+        "--root",
+        root.to_str().unwrap(),
+        "exec",
+        "-p",
+        pfile.to_str().unwrap(),
+        "cid",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    for set in ["bounding", "effective", "permitted"] {
+        assert_eq!(p["capabilities"][set], json!(["CAP_CHOWN"]), "{set}");
+    }
+}

@@ -363,3 +363,89 @@ fn complain_mode_runs_as_requested_and_logs() {
             .any(|c| c["step"] == "seccomp")
     );
 }
+
+/// The official-image entrypoint pattern under restricted, through real runc: the spec
+/// Docker writes for `--cap-drop ALL --cap-add CHOWN --cap-add SETUID --cap-add SETGID`
+/// runs with exactly those three capabilities (CapEff/CapPrm/CapBnd 0xc1, none inheritable
+/// or ambient), no-new-privileges, seccomp filter mode and a read-only root; root inside can
+/// chown a file to the service user, and still cannot mount.
+#[test]
+fn capabilities_asked_for_by_name_are_granted_and_nothing_else_is_loosened() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let mut spec = docker_like_spec(
+        &rootfs(),
+        &[
+            "sh",
+            "-c",
+            "probe status; touch /x 2>/dev/null && echo root=rw; \
+             touch /tmp/data && chown 999:999 /tmp/data && ls -ln /tmp/data; \
+             probe sys mount",
+        ],
+    );
+    let three = serde_json::json!(["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]);
+    for set in ["bounding", "effective", "permitted"] {
+        spec["process"]["capabilities"][set] = three.clone();
+    }
+    let out = run_container(rampart("restricted"), &Bundle::new(&spec));
+    let inside = String::from_utf8_lossy(&out.stdout).to_string();
+    for key in ["CapPrm", "CapEff", "CapBnd"] {
+        assert_eq!(
+            status_field(&inside, key).as_deref(),
+            Some("00000000000000c1"),
+            "{key}\n{inside}"
+        );
+    }
+    for key in ["CapInh", "CapAmb"] {
+        assert_eq!(
+            status_field(&inside, key).as_deref(),
+            Some("0000000000000000"),
+            "{key}\n{inside}"
+        );
+    }
+    assert_eq!(status_field(&inside, "NoNewPrivs").as_deref(), Some("1"));
+    assert_eq!(status_field(&inside, "Seccomp").as_deref(), Some("2"));
+    assert!(!inside.contains("root=rw"), "{inside}");
+    assert!(
+        inside.contains(" 999 ") && inside.contains("999 "),
+        "{inside}"
+    );
+    // probe sys exits 0 when the attempt failed.
+    assert!(
+        out.status.success() && inside.contains("mount errno=EPERM"),
+        "mount must fail without SYS_ADMIN: {inside}"
+    );
+}
+
+/// `--cap-add SYS_ADMIN` (Docker's shape: the defaults, then the added names) through real
+/// runc: refused before runc runs, with the capability and the fix; config.json untouched.
+#[test]
+fn sys_admin_asked_for_by_name_is_refused_through_real_runc() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let mut spec = docker_like_spec(&rootfs(), &["sh", "-c", "echo started"]);
+    spec["process"]["capabilities"] = common::fixture_spec("docker-20.10/capadd-chown-setuid.json")
+        ["process"]["capabilities"]
+        .clone();
+    let bundle = Bundle::new(&spec);
+    let before = std::fs::read(bundle.dir.join("config.json")).unwrap();
+    let out = run_container(rampart("restricted"), &bundle);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("started"));
+    assert_eq!(
+        std::fs::read(bundle.dir.join("config.json")).unwrap(),
+        before
+    );
+    let last: serde_json::Value =
+        serde_json::from_str(bundle.log().lines().last().unwrap()).unwrap();
+    let msg = last["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("[capability-not-grantable]")
+            && msg.contains("CAP_SYS_ADMIN")
+            && msg.contains("--cap-add SYS_ADMIN")
+            && !msg.contains("[all-capabilities]"),
+        "{msg}"
+    );
+}

@@ -912,8 +912,18 @@ fn check(input: &Value, unknown: &BTreeMap<String, Value>, p: &Profile) -> Resul
             if matches!(set, "inheritable" | "ambient") && !o.is_empty() {
                 return Err(at(&format!("{set} not empty: {o:?}")));
             }
-            if let Some(c) = o.iter().find(|c| !p.capabilities.allow.contains(c)) {
-                return Err(at(&format!("{set} keeps {c}, not in the allow-list")));
+            // Beyond the allow-list only what the request named explicitly and the profile
+            // grants on request.
+            let explicit = rampart::cap_request::explicit(
+                &strs(input, "/process/capabilities/bounding").unwrap_or_default(),
+            );
+            if let Some(c) = o.iter().find(|c| {
+                !(p.capabilities.allow.contains(c)
+                    || (explicit.contains(c) && p.capabilities.grants(c)))
+            }) {
+                return Err(at(&format!(
+                    "{set} keeps {c}, neither in the allow-list nor granted on explicit request"
+                )));
             }
         }
         if out.pointer("/process/noNewPrivileges") != Some(&json!(true)) {

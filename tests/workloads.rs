@@ -115,8 +115,9 @@ impl Workload {
     /// capability, add back those its entrypoint uses (chown of the data directory, gosu's
     /// setuid/setgid; postgres also chmods and walks its 0700 PGDATA; nginx's master chowns
     /// its temp directories to www-data), and tmpfs where nginx writes under a read-only
-    /// rootfs. Only `--cap-drop=ALL` makes the `--cap-add`s visible to a runtime: Docker's
-    /// default set already holds all five, so without it the spec is Docker's default.
+    /// rootfs. Docker 20.10 appends each `--cap-add` after its 14 defaults (even a default
+    /// one), so Rampart sees them either way; `--cap-drop=ALL` is the documented idiom, and the
+    /// only shape some engines (podman, CRI without `drop: [ALL]`) keep distinct.
     fn hardening_flags(self) -> &'static [&'static str] {
         match self {
             Workload::Nginx => &[
@@ -329,14 +330,18 @@ fn expect(w: Workload, c: Column) -> Expect {
         ("restricted" | "restricted+flags" | "iso-fixtrav" | "iso-fixtrav+flags", Python) => {
             Expect::Pass
         }
+        // The operator's flags name the entrypoints' capabilities (and nginx's tmpfs): the
+        // restricted profile grants them on explicit request (`grantable`).
+        ("restricted+flags", Nginx | Redis | Postgres) => Expect::Pass,
         ("r+caps" | "r+caps+flags" | "i+caps+flags", _) => Expect::WhatIf,
         // EXPECTED TO CHANGE when the fixes land (turn into Expect::Pass):
-        // - restricted, restricted+flags: nginx, redis, postgres (capabilities for the
-        //   entrypoint's chown/setuid; nginx's temp directories under a read-only rootfs);
+        // - restricted: nginx, redis, postgres (without flags the entrypoints' capabilities
+        //   are only Docker's defaults, which restricted tightens by design; nginx's temp
+        //   directories under a read-only rootfs);
         // - isolated: every workload (refused: dockerd's 0710 data directories);
         // - iso-fixtrav(+flags): nginx, redis, postgres (chown of a volume owned by host root
         //   from a user namespace; capabilities as for restricted).
-        ("restricted" | "restricted+flags", Nginx | Redis | Postgres)
+        ("restricted", Nginx | Redis | Postgres)
         | ("isolated", _)
         | ("iso-fixtrav" | "iso-fixtrav+flags", Nginx | Redis | Postgres) => Expect::FixPending,
         (t, _) => panic!("no expectation for column {t}"),
@@ -783,6 +788,7 @@ fn official_image_workloads_under_each_runtime() {
         .flat_map(|h| h.join().unwrap())
         .collect();
     eprintln!("workloads: matrix in {:.1?}", t.elapsed());
+    let caps = capabilities_by_name_through_docker();
     remove_leftovers(true);
 
     let report = table(&cells);
@@ -799,6 +805,59 @@ fn official_image_workloads_under_each_runtime() {
         "cells that must work today do not:\n{}\n\n{report}",
         broken.join("\n")
     );
+    if let Err(e) = caps {
+        panic!("{e}");
+    }
+}
+
+/// Through the real dockerd under restricted (`--runtime=rampart`): `--cap-add CHOWN` alone
+/// (Docker writes its 14 defaults, then CAP_CHOWN again) gives the process CHOWN and nothing
+/// else; `--cap-add SYS_ADMIN` is refused, and the Docker user reads why and what to do.
+fn capabilities_by_name_through_docker() -> Result<(), String> {
+    let image = Workload::Python.image();
+    let label = format!("--label={LABEL}=1");
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm", &label, "--runtime=rampart", "--network=none"];
+        args.extend(flags);
+        args.extend([
+            "--entrypoint=/bin/sh",
+            &image,
+            "-c",
+            "grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+        ]);
+        let _g = CREATE.lock().unwrap_or_else(|e| e.into_inner());
+        dk(&args)
+    };
+    let out = run(&["--cap-add=CHOWN"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "workloads: --cap-add=CHOWN under restricted: {}",
+        text.trim()
+    );
+    if !out.status.success()
+        || text.lines().count() != 2
+        || !text.lines().all(|l| l.ends_with("0000000000000001"))
+    {
+        return Err(format!(
+            "--cap-add=CHOWN under restricted: want CapEff/CapBnd 0x1, got {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let out = run(&["--cap-add=SYS_ADMIN"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "workloads: --cap-add=SYS_ADMIN under restricted: {}",
+        err.trim()
+    );
+    if out.status.success()
+        || !err.contains("[capability-not-grantable]")
+        || !err.contains("--cap-add SYS_ADMIN")
+    {
+        return Err(format!(
+            "--cap-add=SYS_ADMIN under restricted must be refused, naming the rule: {err}"
+        ));
+    }
+    Ok(())
 }
 
 /// The matrix as a table (ok / FAIL, with `*` on cells expected to change) plus one line per

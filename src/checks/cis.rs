@@ -310,7 +310,7 @@ pub const CIS: &[Check] = &[
         benchmark: B,
         title: "capabilities restricted (none beyond Docker's defaults)",
         severity: High,
-        rules: &["all-capabilities"],
+        rules: &["all-capabilities", "capability-not-grantable"],
         test: Some(capabilities),
         fix: Fix {
             docker: "drop --cap-add (better: --cap-drop ALL and add back only what the program needs)",

@@ -11,6 +11,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
+pub mod capabilities;
 pub mod cgroups;
 pub mod cwd;
 pub mod devices;
@@ -65,6 +66,7 @@ impl Violation {
 
 pub const RULES: &[Rule] = &[
     privileged::ALL_CAPABILITIES,
+    capabilities::CAPABILITY_NOT_GRANTABLE,
     privileged::MASKED_PATHS_EMPTIED,
     privileged::DEVICE_ALLOW_ALL,
     privileged::WRITABLE_SYSFS,
@@ -558,6 +560,13 @@ mod tests {
                 ],
             ),
             ("docker-20.10/capadd-all.json", &["all-capabilities"]),
+            ("docker-20.10/capadd-chown.json", &[]),
+            (
+                "docker-20.10/capadd-chown-setuid.json",
+                &["capability-not-grantable"],
+            ), // --cap-add SYS_ADMIN
+            ("docker-20.10/capdrop-all-add.json", &[]),
+            ("docker-20.10/capdrop-netraw.json", &[]),
             (
                 "docker-20.10/hostpid.json",
                 &["host-pid", "host-ipc", "host-uts", "sensitive-mount"],

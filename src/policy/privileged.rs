@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 /// The 38 capabilities every kernel since 5.8 has (CAP_CHOWN .. CAP_CHECKPOINT_RESTORE less
 /// the newest three): asking for all of them is what `--privileged` and `--cap-add ALL` do.
-fn all_caps_requested(spec: &Spec) -> Result<Option<Vec<String>>> {
+pub(crate) fn all_caps_requested(spec: &Spec) -> Result<Option<Vec<String>>> {
     let b: Vec<String> = spec
         .typed("/process/capabilities/bounding")?
         .unwrap_or_default();

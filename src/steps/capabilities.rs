@@ -27,11 +27,30 @@ pub fn parse_cap(name: &str) -> Result<caps::Capability> {
 const NET_BIND: &str = "CAP_NET_BIND_SERVICE";
 const PORT_SYSCTL: &str = "/linux/sysctl/net.ipv4.ip_unprivileged_port_start";
 
+/// Create: the capabilities an engine filled in by default are tightened to the profile's
+/// `allow` (silently, audited); those the user asked for by name ([`crate::cap_request`])
+/// are kept when the profile's `allow` or `grantable` lists them (a request for any other is
+/// refused by the policy rule capability-not-grantable before this step runs; with the rule
+/// waived or the policy not enforced, it is dropped here, audited). Exec (`container_caps`):
+/// the request ∩ what the running container holds ∩ (`allow` ∪ `grantable`).
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
-    let mut allow = cx.profile.capabilities.allow.clone();
+    let base = "/process/capabilities";
+    let bounding_req: Vec<String> = spec.typed(&format!("{base}/bounding"))?.unwrap_or_default();
+    for name in &bounding_req {
+        parse_cap(name).map_err(|e| e.context(format!("{base}/bounding in config.json")))?;
+    }
+    let caps = &cx.profile.capabilities;
+    // Explicit names are judged only on create: an exec'd process is bounded by the
+    // container (runc's state), whatever its list looks like.
+    let explicit: Vec<String> = match cx.container_caps {
+        Some(_) => Vec::new(),
+        None => crate::cap_request::explicit(&bounding_req),
+    };
+    let mut allow = caps.allow.clone();
     let mut note = String::new();
-    if cx.profile.capabilities.net_bind_via_sysctl
+    if caps.net_bind_via_sysctl
         && allow.iter().any(|c| c == NET_BIND)
+        && !explicit.iter().any(|c| c == NET_BIND)
         && ports_without_cap(spec, ch)?
     {
         allow.retain(|c| c != NET_BIND);
@@ -39,26 +58,32 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             "; {NET_BIND} is not needed: net.ipv4.ip_unprivileged_port_start=0 in the container's own network namespace"
         );
     }
-    let allow = &allow;
-    let base = "/process/capabilities";
+    let keeps = |c: &String| match cx.container_caps {
+        Some(held) => held.contains(c) && caps.grants(c),
+        None => allow.contains(c) || (explicit.contains(c) && caps.grants(c)),
+    };
     for set in SETS {
         let field = format!("{base}/{set}");
         let requested: Vec<String> = spec.typed(&field)?.unwrap_or_default();
         for name in &requested {
             parse_cap(name).map_err(|e| e.context(format!("{field} in config.json")))?;
         }
-        let kept: Vec<String> = match set {
-            "inheritable" | "ambient" => Vec::new(),
-            _ => requested
-                .iter()
-                .filter(|c| allow.contains(c))
-                .filter(|c| cx.container_caps.is_none_or(|held| held.contains(c)))
-                .cloned()
-                .collect(),
-        };
+        let mut kept: Vec<String> = Vec::new();
+        if !matches!(set, "inheritable" | "ambient") {
+            for c in requested.iter().filter(|c| keeps(c)) {
+                if !kept.contains(c) {
+                    kept.push(c.clone());
+                }
+            }
+        }
         let dropped: Vec<&String> = requested.iter().filter(|c| !kept.contains(c)).collect();
+        let granted: Vec<&String> = kept
+            .iter()
+            .filter(|c| cx.container_caps.is_none() && !allow.contains(c))
+            .collect();
         let absent = spec.get(&field).is_none();
-        if dropped.is_empty() && !absent {
+        let reordered = kept.len() != requested.len();
+        if dropped.is_empty() && granted.is_empty() && !absent && !reordered {
             continue;
         }
         let reason = if absent {
@@ -70,17 +95,45 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 list(&dropped)
             )
         } else {
-            let mut why = format!(
-                "profile {} allows only [{}]",
-                cx.profile.name,
-                allow.join(", ")
-            );
-            if cx.container_caps.is_some() {
-                why.push_str(" and no more than the running container holds");
+            let mut parts = Vec::new();
+            if !granted.is_empty() {
+                parts.push(format!(
+                    "{} granted on explicit request (profile {} grantable)",
+                    list(&granted),
+                    cx.profile.name
+                ));
             }
-            format!("dropped {}: {why}{note}", list(&dropped))
+            let (defaults, refused): (Vec<&String>, Vec<&String>) =
+                dropped.iter().partition(|c| !explicit.contains(c));
+            if !defaults.is_empty() {
+                let why = match cx.container_caps {
+                    None => format!(
+                        "profile {} allows only [{}]",
+                        cx.profile.name,
+                        allow.join(", ")
+                    ),
+                    Some(_) => format!(
+                        "no more than the running container holds, within profile {}'s allow and grantable lists",
+                        cx.profile.name
+                    ),
+                };
+                parts.push(format!("dropped {}: {why}{note}", list(&defaults)));
+            }
+            if !refused.is_empty() {
+                parts.push(format!(
+                    "dropped {}: asked for explicitly but not grantable under profile {} (rule capability-not-grantable)",
+                    list(&refused),
+                    cx.profile.name
+                ));
+            }
+            if parts.is_empty() {
+                parts.push("each capability once".to_string());
+            }
+            parts.join("; ")
         };
-        ch.set(spec, &field, json!(kept), reason)?;
+        if !ch.set(spec, &field, json!(kept), &reason)? {
+            ch.note(&field, reason); // granted, nothing else to change: audited all the same
+        }
     }
     Ok(())
 }
@@ -210,13 +263,63 @@ mod tests {
                 .unwrap()
                 .unwrap_or_default();
             run(&mut s, "baseline", None);
-            let allow = profile("baseline").capabilities.allow;
+            let caps = profile("baseline").capabilities;
             for k in ["bounding", "effective", "permitted"] {
                 for c in set(&s, k) {
-                    assert!(allow.contains(&c) && before.contains(&c), "{name} {k} {c}");
+                    assert!(caps.grants(&c) && before.contains(&c), "{name} {k} {c}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn explicit_requests_are_granted_where_grantable_and_defaults_tightened() {
+        // --cap-drop ALL --cap-add CHOWN --cap-add SETGID: both kept, in every set, audited.
+        let mut s = fixture("docker-20.10/capdrop-all-add.json");
+        let changes = run(&mut s, "restricted", None);
+        for k in ["bounding", "effective", "permitted"] {
+            assert_eq!(set(&s, k), vec!["CAP_CHOWN", "CAP_SETGID"], "{k}");
+        }
+        assert!(set(&s, "inheritable").is_empty() && set(&s, "ambient").is_empty());
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.reason.contains("granted on explicit request")),
+            "{changes:?}"
+        );
+        // --cap-add CHOWN: the 14 defaults are tightened, the added CHOWN kept once.
+        let mut s = fixture("docker-20.10/capadd-chown.json");
+        run(&mut s, "restricted", None);
+        assert_eq!(set(&s, "bounding"), vec!["CAP_CHOWN"]);
+        // --cap-drop NET_RAW alone: still the defaults, tightened as ever.
+        let mut s = fixture("docker-20.10/capdrop-netraw.json");
+        run(&mut s, "restricted", None);
+        assert!(set(&s, "bounding").is_empty());
+        // With the refusal waived (or the policy in audit mode) SYS_ADMIN is dropped, audited.
+        let mut s = fixture("docker-20.10/capadd-chown-setuid.json");
+        let changes = run(&mut s, "restricted", None);
+        assert_eq!(set(&s, "bounding"), vec!["CAP_CHOWN", "CAP_SETUID"]);
+        assert!(
+            changes.iter().any(|c| c
+                .reason
+                .contains("CAP_SYS_ADMIN: asked for explicitly but not grantable")),
+            "{changes:?}"
+        );
+    }
+
+    #[test]
+    fn net_bind_service_asked_for_by_name_is_kept_in_a_private_netns() {
+        let mut s = fixture("docker-20.10/capdrop-all-add.json");
+        for k in ["bounding", "effective", "permitted"] {
+            s.set(
+                &format!("/process/capabilities/{k}"),
+                json!(["CAP_NET_BIND_SERVICE"]),
+            )
+            .unwrap();
+        }
+        run(&mut s, "restricted", None);
+        assert_eq!(set(&s, "bounding"), vec!["CAP_NET_BIND_SERVICE"]);
+        assert_eq!(set(&s, "effective"), vec!["CAP_NET_BIND_SERVICE"]);
     }
 
     #[test]
@@ -232,6 +335,15 @@ mod tests {
         let mut s = fixture("docker-20.10/capadd-all.json");
         let held = vec!["CAP_CHOWN".to_string()];
         run(&mut s, "baseline", Some(&held));
+        assert_eq!(set(&s, "bounding"), vec!["CAP_CHOWN"]);
+        // A container granted CHOWN and SETUID on request: exec keeps those it asks for,
+        // never more, and never a grantable name the container was not given.
+        let held = vec!["CAP_CHOWN".to_string(), "CAP_SETUID".to_string()];
+        let mut s = fixture("docker-20.10/capadd-chown-setuid.json");
+        run(&mut s, "restricted", Some(&held));
+        assert_eq!(set(&s, "bounding"), vec!["CAP_CHOWN", "CAP_SETUID"]);
+        let mut s = fixture("docker-20.10/capdrop-all-add.json");
+        run(&mut s, "restricted", Some(&held));
         assert_eq!(set(&s, "bounding"), vec!["CAP_CHOWN"]);
     }
 
