@@ -410,22 +410,7 @@ pub fn rampart_rule_meta(id: &str, kind: &Kind) -> (Severity, String) {
 }
 
 /// Docker's (and containerd's) 14 default capabilities (CIS 5.4 judges additions to these).
-pub const DOCKER_DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+pub const DOCKER_DEFAULT_CAPS: &[&str] = &crate::cap_request::ENGINE_DEFAULTS;
 
 /// Capabilities in any of the spec's sets that `allowed` (named `what`) does not list, per
 /// set; the inheritable and ambient sets must be empty when `empty_inh_amb` (CVE-2022-29162).
