@@ -16,6 +16,7 @@ pub mod cwd;
 pub mod devices;
 pub mod fields;
 pub mod hooks;
+pub mod limits;
 pub mod lsm;
 pub mod mount_types;
 pub mod mounts;
@@ -87,6 +88,7 @@ pub const RULES: &[Rule] = &[
     cgroups::CGROUPS_PATH,
     process::OOM_SCORE_ADJ,
     process::RLIMIT_RAISED,
+    limits::RESOURCE_ABOVE_CEILING,
     devices::DEVICE_NOT_ALLOWED,
     mount_types::MOUNT_TYPE,
     ns_paths::NAMESPACE_PATH,
@@ -264,6 +266,7 @@ mod tests {
             ("docker-20.10/default.json", &[]),
             ("docker-20.10/readonly.json", &[]),
             ("docker-20.10/nnp-limits.json", &[]),
+            ("docker-20.10/limits-explicit.json", &[]), // within restricted's ceilings
             ("docker-20.10/user1000.json", &[]),
             ("docker-20.10/tty.json", &["all-capabilities"]), // captured with --cap-add ALL -t
             ("docker-20.10/seccomp-unconfined.json", &[]),
