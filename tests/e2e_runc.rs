@@ -405,7 +405,7 @@ fn defaults_apply_when_nothing_was_asked_for() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[..3], ["1024", "2147483648", "200000"], "{out}");
     let (soft, hard): (u64, u64) = (lines[3].parse().unwrap(), lines[4].parse().unwrap());
-    assert!(soft == hard && soft >= 10032 && soft <= 65536, "{out}");
+    assert!(soft == hard && (10032..=65536).contains(&soft), "{out}");
 }
 
 /// `--pids-limit -1` (Docker writes -1 for 0 and -1) and `-m 64g`: refused before runc runs,
