@@ -1194,7 +1194,7 @@ fn update_above_the_profile_is_refused_with_the_ceiling_and_audited() {
 
 /// Docker's `-m 4g --pids-limit 4096 --ulimit nofile=16384:16384 --cpus 2` under
 /// restricted (defaults 2 GiB, 1024, nofile 65536 or the host's hard limit; ceilings 16 GiB,
-/// 32768, 1048576): runc gets exactly what the user asked for, and the audit says so.
+/// 32768, 524288): runc gets exactly what the user asked for, and the audit says so.
 #[test]
 fn explicit_limits_within_the_ceilings_are_honoured() {
     let e = Env::new();
@@ -1303,7 +1303,7 @@ fn explicit_limits_above_the_ceilings_are_refused_loudly() {
 
     // --ulimit nofile= above what the host can grant: runc would fail; refused instead.
     let hard = host_nofile_hard();
-    if !has_cap_sys_resource() && hard < 1048576 {
+    if !has_cap_sys_resource() && hard < 524288 {
         let e = Env::new();
         let mut spec = fixture("docker-20.10/limits-explicit.json");
         spec["process"]["rlimits"] =

@@ -1,5 +1,5 @@
 //! Explicit limits above the profile's ceilings. What a user asked for (`docker run -m 64g`,
-//! `--pids-limit -1`, `--ulimit nofile=1048576`, a pod's `resources.limits`) is honoured or
+//! `--pids-limit -1`, `--ulimit nofile=4194304`, a pod's `resources.limits`) is honoured or
 //! refused loudly, never silently lowered: at or below the ceiling the hardening steps keep
 //! it exactly; above it this rule refuses it, naming the flag, the value, the ceiling and the
 //! fix. With `[resources] on_ceiling = "clamp"` the rule stays quiet and the steps lower the
@@ -143,7 +143,7 @@ mod tests {
                 "/linux/resources/memory/limit -m/--memory 64g is above the ceiling 16g: ask for at most 16g, or an admin raises memory_max_bytes under [resources] (or sets on_ceiling = \"clamp\")",
                 "/linux/resources/cpu/shares --cpu-shares 100000 is above the ceiling 8192: ask for at most 8192, or an admin raises cpu_shares_max under [resources] (or sets on_ceiling = \"clamp\")",
                 "/linux/resources/cpu/quota --cpus 16 is above the ceiling 8: ask for at most 8, or an admin raises cpus_max under [resources] (or sets on_ceiling = \"clamp\")",
-                "/process/rlimits/0 --ulimit nofile=2000000:2000000 is above the ceiling 1048576: ask for at most 1048576, or an admin raises max of rlimits.RLIMIT_NOFILE (or sets on_ceiling = \"clamp\" under [resources])",
+                "/process/rlimits/0 --ulimit nofile=2000000:2000000 is above the ceiling 524288: ask for at most 524288, or an admin raises max of rlimits.RLIMIT_NOFILE (or sets on_ceiling = \"clamp\" under [resources])",
             ]
         );
     }

@@ -196,10 +196,18 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                     OnCeiling::Clamp => "on_ceiling = \"clamp\"",
                     OnCeiling::Refuse => "rule resource-above-ceiling not enforced",
                 };
+                // A ceiling that happens to be an engine's default value would read as one on
+                // a second pass: take the default then, so the output is a fixed point.
+                let mut to = memory(c);
+                if origin::resource(l.axis, Some(to)) != Origin::Explicit
+                    && let Some(d) = l.default
+                {
+                    to = to.min(memory(d));
+                }
                 ch.set(
                     spec,
                     l.field,
-                    json!(memory(c)),
+                    json!(to),
                     format!(
                         "{who}: explicit request {} {} is above the ceiling {} ({}): lowered to it ({how})",
                         l.axis.flag(false),

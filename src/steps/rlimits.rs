@@ -173,6 +173,14 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                     ));
                     r.soft = r.soft.min(ceiling);
                     r.hard = r.hard.min(ceiling);
+                    // A ceiling equal to an engine's default (podman's 1048576) would read
+                    // as that default on a second pass: lower it to the profile's default
+                    // now, so the output is a fixed point.
+                    if origin::rlimit(kind, r.soft, r.hard, host_hard) != Origin::Explicit {
+                        r.soft = r.soft.min(want.soft);
+                        r.hard = r.hard.min(want.hard);
+                        r.soft = r.soft.min(r.hard);
+                    }
                 } else {
                     ch.note(
                         &format!("{field}/{i}"),
@@ -301,17 +309,44 @@ mod tests {
         )
         .unwrap();
         let ch = run(&mut s, None);
-        assert_eq!(get(&s, "RLIMIT_NOFILE"), (1048576, 1048576));
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (524288, 524288));
         assert!(
-            ch[0].reason.contains(
-                "explicit RLIMIT_NOFILE unlimited:unlimited is above the ceiling 1048576"
-            ),
+            ch[0]
+                .reason
+                .contains("explicit RLIMIT_NOFILE unlimited:unlimited is above the ceiling 524288"),
             "{}",
             ch[0].reason
         );
         let mut s = fixture("docker-20.10/limits-explicit.json");
         run(&mut s, Some(8192));
         assert_eq!(get(&s, "RLIMIT_NOFILE"), (8192, 8192));
+    }
+
+    /// A ceiling equal to an engine default (podman's 1048576): the clamped value would read
+    /// as that default on a second pass, so it takes the profile's default at once.
+    #[test]
+    fn a_ceiling_that_looks_like_an_engine_default_is_still_a_fixed_point() {
+        let mut p = profile("restricted");
+        p.rlimits.get_mut("RLIMIT_NOFILE").unwrap().max = Some(1048576);
+        let h = facts();
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+            container_apparmor: None,
+        };
+        let mut s = fixture("docker-20.10/limits-explicit.json");
+        s.set(
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_NOFILE", "soft": u64::MAX, "hard": u64::MAX}]),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (65536, 65536));
+        let once = s.clone();
+        apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
+        assert_eq!(s, once);
     }
 
     #[test]
