@@ -654,6 +654,53 @@ mod tests {
         );
     }
 
+    /// Defaults and ceilings: a profile written before ceilings existed still loads (without
+    /// a `*_max`/`max` of its own or inherited, its values are both); a default above its
+    /// ceiling is refused.
+    #[test]
+    fn defaults_and_ceilings() {
+        let dir = tempdir();
+        std::fs::write(
+            dir.join("old.toml"),
+            "extends = \"restricted\"\n[rlimits]\nRLIMIT_NOFILE = { soft = 1024, hard = 4096 }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("over.toml"),
+            "extends = \"restricted\"\n[resources]\npids = 100000\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("overrl.toml"),
+            "extends = \"restricted\"\n[rlimits]\nRLIMIT_CORE = { soft = 1, hard = 2, max = 1 }\n",
+        )
+        .unwrap();
+        let src = ProfileSource { dir: Some(dir) };
+        let old = src.load("old").unwrap();
+        // Tables merge key by key: restricted's `max` is inherited.
+        assert_eq!(old.rlimits["RLIMIT_NOFILE"].hard, 4096);
+        assert_eq!(old.rlimits["RLIMIT_NOFILE"].ceiling(), 524288);
+        let no_max = RlimitPolicy {
+            soft: 1024,
+            hard: 4096,
+            max: None,
+        };
+        assert_eq!(no_max.ceiling(), 4096, "no max: the default");
+        for bad in ["over", "overrl"] {
+            let e = format!("{:#}", src.load(bad).unwrap_err());
+            assert!(e.contains("may not exceed the ceiling"), "{e}");
+        }
+        let r = ProfileSource::default().load("restricted").unwrap();
+        assert_eq!(r.resources.on_ceiling, OnCeiling::Refuse);
+        assert_eq!(r.resources.pids_ceiling(), Some(32768));
+        assert_eq!(r.rlimits["RLIMIT_NOFILE"].soft, 65536);
+        let standalone = ResourcesPolicy {
+            pids: Some(64),
+            ..Default::default()
+        };
+        assert_eq!(standalone.pids_ceiling(), Some(64), "no max: the default");
+    }
+
     fn tempdir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
