@@ -153,7 +153,7 @@ fn refuse_loosening_flags(cmd: &CommandArgs, profile: &Profile) -> Result<()> {
 /// Create's rules over the fields of a process that runc reads at exec too (rlimits, the
 /// user); the working directory has [`refuse_cwd`]; capabilities, no-new-privileges and
 /// AppArmor are clamped to the container's own by the EXEC steps.
-pub const EXEC_RULES: &[&str] = &["rlimit-raised", "root-user"];
+pub const EXEC_RULES: &[&str] = &["rlimit-raised", "resource-above-ceiling", "root-user"];
 
 fn refuse_process_rules(spec: &Spec, profile: &Profile, host: &HostFacts) -> Result<()> {
     if profile.policy.mode != crate::profile::Mode::Enforce {

@@ -332,6 +332,13 @@ pub struct PathsPolicy {
     pub readonly: Vec<String>,
 }
 
+/// cgroup limits. Each axis has a DEFAULT (`pids`, `memory_bytes`, ...), applied silently
+/// (and audited) when the request has no value or only its engine's default (see
+/// [`crate::steps::origin`]), and a CEILING (`pids_max`, `memory_max_bytes`, ...) for what
+/// a user asked for explicitly: at or below it the request is kept exactly; above it (or
+/// an explicit "unlimited") it is refused by rule `resource-above-ceiling`, or lowered to
+/// the ceiling when `on_ceiling = "clamp"`. A ceiling left out is the default (the
+/// behaviour of profiles written before ceilings existed, made loud).
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesPolicy {
@@ -341,13 +348,107 @@ pub struct ResourcesPolicy {
     /// CPU time per period, as a number of CPUs (2.0 = quota 200000 / period 100000).
     pub cpus: Option<f64>,
     pub blkio_weight: Option<u16>,
+    pub pids_max: Option<i64>,
+    pub memory_max_bytes: Option<i64>,
+    pub cpu_shares_max: Option<u64>,
+    pub cpus_max: Option<f64>,
+    pub blkio_weight_max: Option<u16>,
+    /// What happens to an explicit request above a ceiling: `refuse` (the default) or
+    /// `clamp` (lowered to the ceiling, audited).
+    #[serde(default)]
+    pub on_ceiling: OnCeiling,
 }
 
+impl ResourcesPolicy {
+    pub fn pids_ceiling(&self) -> Option<i64> {
+        self.pids_max.or(self.pids)
+    }
+    pub fn memory_ceiling(&self) -> Option<i64> {
+        self.memory_max_bytes.or(self.memory_bytes)
+    }
+    pub fn cpu_shares_ceiling(&self) -> Option<u64> {
+        self.cpu_shares_max.or(self.cpu_shares)
+    }
+    pub fn cpus_ceiling(&self) -> Option<f64> {
+        self.cpus_max.or(self.cpus)
+    }
+    pub fn blkio_weight_ceiling(&self) -> Option<u16> {
+        self.blkio_weight_max.or(self.blkio_weight)
+    }
+
+    fn check(&self) -> Result<()> {
+        fn pair<T: PartialOrd + std::fmt::Display + Copy>(
+            default: Option<T>,
+            ceiling: Option<T>,
+            zero: T,
+            names: (&str, &str),
+        ) -> Result<()> {
+            for (v, n) in [(default, names.0), (ceiling, names.1)] {
+                if let Some(v) = v
+                    && v.partial_cmp(&zero) != Some(std::cmp::Ordering::Greater)
+                {
+                    bail!("resources.{n} = {v}: a limit must be positive");
+                }
+            }
+            if let (Some(d), Some(c)) = (default, ceiling)
+                && d > c
+            {
+                bail!(
+                    "resources.{} = {d} is above resources.{} = {c} (the default may not exceed the ceiling)",
+                    names.0,
+                    names.1
+                );
+            }
+            Ok(())
+        }
+        pair(self.pids, self.pids_max, 0, ("pids", "pids_max"))?;
+        pair(
+            self.memory_bytes,
+            self.memory_max_bytes,
+            0,
+            ("memory_bytes", "memory_max_bytes"),
+        )?;
+        pair(
+            self.cpu_shares,
+            self.cpu_shares_max,
+            0,
+            ("cpu_shares", "cpu_shares_max"),
+        )?;
+        pair(self.cpus, self.cpus_max, 0.0, ("cpus", "cpus_max"))?;
+        pair(
+            self.blkio_weight,
+            self.blkio_weight_max,
+            0,
+            ("blkio_weight", "blkio_weight_max"),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnCeiling {
+    #[default]
+    Refuse,
+    Clamp,
+}
+
+/// One `[rlimits]` entry: `soft`/`hard` are the DEFAULT (set when the request has none, or
+/// lowered to when it has only its engine's default); `max` is the CEILING for a user's
+/// explicit `--ulimit` (soft and hard alike; left out, it is `hard`). Above it: refused, or
+/// lowered to it with `[resources] on_ceiling = "clamp"`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RlimitPolicy {
     pub soft: u64,
     pub hard: u64,
+    #[serde(default)]
+    pub max: Option<u64>,
+}
+
+impl RlimitPolicy {
+    pub fn ceiling(&self) -> u64 {
+        self.max.unwrap_or(self.hard)
+    }
 }
 
 /// Where profiles are looked up: the admin's directory first, then the built-ins.
@@ -455,6 +556,13 @@ impl Profile {
             if l.soft > l.hard {
                 bail!("rlimits.{name}: soft {} is above hard {}", l.soft, l.hard);
             }
+            if l.hard > l.ceiling() {
+                bail!(
+                    "rlimits.{name}: hard {} is above max {} (the default may not exceed the ceiling)",
+                    l.hard,
+                    l.ceiling()
+                );
+            }
         }
         for p in self
             .paths
@@ -470,6 +578,7 @@ impl Profile {
         for d in &self.policy.devices {
             crate::policy::devices::parse(d).context("policy.devices")?;
         }
+        self.resources.check()?;
         crate::idmap::check(&self.userns).context("userns")?;
         for h in &self.policy.hooks {
             h.check().context("policy.hooks")?;
@@ -616,6 +725,53 @@ mod tests {
             msg.contains("unknown profile \"nope\"") && msg.contains("restricted"),
             "{msg}"
         );
+    }
+
+    /// Defaults and ceilings: a profile written before ceilings existed still loads (without
+    /// a `*_max`/`max` of its own or inherited, its values are both); a default above its
+    /// ceiling is refused.
+    #[test]
+    fn defaults_and_ceilings() {
+        let dir = tempdir();
+        std::fs::write(
+            dir.join("old.toml"),
+            "extends = \"restricted\"\n[rlimits]\nRLIMIT_NOFILE = { soft = 1024, hard = 4096 }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("over.toml"),
+            "extends = \"restricted\"\n[resources]\npids = 100000\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("overrl.toml"),
+            "extends = \"restricted\"\n[rlimits]\nRLIMIT_CORE = { soft = 1, hard = 2, max = 1 }\n",
+        )
+        .unwrap();
+        let src = ProfileSource { dir: Some(dir) };
+        let old = src.load("old").unwrap();
+        // Tables merge key by key: restricted's `max` is inherited.
+        assert_eq!(old.rlimits["RLIMIT_NOFILE"].hard, 4096);
+        assert_eq!(old.rlimits["RLIMIT_NOFILE"].ceiling(), 524288);
+        let no_max = RlimitPolicy {
+            soft: 1024,
+            hard: 4096,
+            max: None,
+        };
+        assert_eq!(no_max.ceiling(), 4096, "no max: the default");
+        for bad in ["over", "overrl"] {
+            let e = format!("{:#}", src.load(bad).unwrap_err());
+            assert!(e.contains("may not exceed the ceiling"), "{e}");
+        }
+        let r = ProfileSource::default().load("restricted").unwrap();
+        assert_eq!(r.resources.on_ceiling, OnCeiling::Refuse);
+        assert_eq!(r.resources.pids_ceiling(), Some(32768));
+        assert_eq!(r.rlimits["RLIMIT_NOFILE"].soft, 65536);
+        let standalone = ResourcesPolicy {
+            pids: Some(64),
+            ..Default::default()
+        };
+        assert_eq!(standalone.pids_ceiling(), Some(64), "no max: the default");
     }
 
     fn tempdir() -> PathBuf {

@@ -14,12 +14,18 @@
 //!
 //! | runc field | ceiling |
 //! |---|---|
-//! | pids.limit / `--pids-limit` | `[resources] pids` |
-//! | memory.limit / `--memory` | `[resources] memory_bytes` |
-//! | cpu.shares / `--cpu-share` | `[resources] cpu_shares` |
-//! | cpu.quota ÷ cpu.period / `--cpu-quota`, `--cpu-period` | `[resources] cpus` (one given alone is judged with the other's current value from state.json) |
-//! | cpu.realtimeRuntime / `--cpu-rt-runtime` | -1 (unlimited) refused when `cpus` is set |
-//! | blockIO.weight / `--blkio-weight` | `[resources] blkio_weight` |
+//! | pids.limit / `--pids-limit` | `[resources] pids_max` |
+//! | memory.limit / `--memory` | `[resources] memory_max_bytes` |
+//! | cpu.shares / `--cpu-share` | `[resources] cpu_shares_max` |
+//! | cpu.quota ÷ cpu.period / `--cpu-quota`, `--cpu-period` | `[resources] cpus_max` (one given alone is judged with the other's current value from state.json) |
+//! | cpu.realtimeRuntime / `--cpu-rt-runtime` | -1 (unlimited) refused when `cpus_max` is set |
+//! | blockIO.weight / `--blkio-weight` | `[resources] blkio_weight_max` |
+//!
+//! An update is always the user's explicit request, so it is judged against the CEILINGS
+//! (each falls back to its default when the profile names none), as an explicit value at
+//! create is: the defaults only fill in what nobody asked for. An update above a ceiling is
+//! refused even with `on_ceiling = "clamp"`: runc applies the values it is given, and Docker
+//! would report the higher value as applied.
 //! | unified `pids.max`, `memory.max`, `cpu.max`, ... | refused when the profile limits that controller |
 //!
 //! Not judged (the profile sets no ceiling for them, nor does create): memory swap and
@@ -93,34 +99,34 @@ pub fn judge(r: &Request, current: Current, profile: &Profile) -> Vec<Refusal> {
             v.to_string()
         }
     };
-    if let Some(max) = c.pids
+    if let Some(max) = c.pids_ceiling()
         && (r.pids < 0 || r.pids > max)
     {
         refuse(
             label(r, "--pids-limit", "pids.limit"),
             shown(r.pids),
-            format!("{max} (pids)"),
+            format!("{max} (pids_max)"),
         );
     }
-    if let Some(max) = c.memory_bytes
+    if let Some(max) = c.memory_ceiling()
         && (r.memory < 0 || r.memory > max)
     {
         refuse(
             label(r, "--memory", "memory.limit"),
             shown(r.memory),
-            format!("{max} (memory_bytes)"),
+            format!("{max} (memory_max_bytes)"),
         );
     }
-    if let Some(max) = c.cpu_shares
+    if let Some(max) = c.cpu_shares_ceiling()
         && r.shares > max
     {
         refuse(
             label(r, "--cpu-share", "cpu.shares"),
             r.shares.to_string(),
-            format!("{max} (cpu_shares)"),
+            format!("{max} (cpu_shares_max)"),
         );
     }
-    if let Some(cpus) = c.cpus {
+    if let Some(cpus) = c.cpus_ceiling() {
         if r.quota != 0 || r.period != 0 {
             // runc keeps the old value of the one not given.
             let quota = if r.quota != 0 {
@@ -145,12 +151,12 @@ pub fn judge(r: &Request, current: Current, profile: &Profile) -> Vec<Refusal> {
                 Some(q) => refuse(
                     field,
                     format!("{} per period {period}", shown(q)),
-                    format!("{cpus} CPUs = {want} per period {period} (cpus)"),
+                    format!("{cpus} CPUs = {want} per period {period} (cpus_max)"),
                 ),
                 None => refuse(
                     field,
                     "unknown (the container's current quota or period could not be read)".into(),
-                    format!("{cpus} CPUs (cpus); give --cpu-quota and --cpu-period together"),
+                    format!("{cpus} CPUs (cpus_max); give --cpu-quota and --cpu-period together"),
                 ),
             }
         }
@@ -158,26 +164,26 @@ pub fn judge(r: &Request, current: Current, profile: &Profile) -> Vec<Refusal> {
             refuse(
                 label(r, "--cpu-rt-runtime", "cpu.realtimeRuntime"),
                 shown(r.rt_runtime),
-                format!("{cpus} CPUs (cpus): realtime time may not be unlimited"),
+                format!("{cpus} CPUs (cpus_max): realtime time may not be unlimited"),
             );
         }
     }
-    if let Some(max) = c.blkio_weight
+    if let Some(max) = c.blkio_weight_ceiling()
         && r.blkio_weight > max
     {
         refuse(
             label(r, "--blkio-weight", "blockIO.weight"),
             r.blkio_weight.to_string(),
-            format!("{max} (blkio_weight)"),
+            format!("{max} (blkio_weight_max)"),
         );
     }
     for key in &r.unified {
         let controller = key.split('.').next().unwrap_or_default();
         let limited = match controller {
-            "pids" => c.pids.is_some(),
-            "memory" => c.memory_bytes.is_some(),
-            "cpu" => c.cpus.is_some() || c.cpu_shares.is_some(),
-            "io" => c.blkio_weight.is_some(),
+            "pids" => c.pids_ceiling().is_some(),
+            "memory" => c.memory_ceiling().is_some(),
+            "cpu" => c.cpus_ceiling().is_some() || c.cpu_shares_ceiling().is_some(),
+            "io" => c.blkio_weight_ceiling().is_some(),
             _ => false,
         };
         if limited {
@@ -616,7 +622,10 @@ mod tests {
     #[test]
     fn flags_above_the_ceiling_or_unlimited_are_refused() {
         assert_eq!(fields(&["--pids-limit", "-1", "ID"]), ["--pids-limit"]);
-        assert_eq!(fields(&["ID", "--pids-limit", "5000"]), ["--pids-limit"]);
+        // Ceilings, not defaults (this test used restricted's defaults as the ceilings before
+        // profiles had both): pids_max 32768, memory_max_bytes 16g, cpus_max 8,
+        // cpu_shares_max 8192, blkio_weight_max 1000.
+        assert_eq!(fields(&["ID", "--pids-limit", "50000"]), ["--pids-limit"]);
         assert_eq!(fields(&["--memory", "64g", "ID"]), ["--memory"]);
         assert_eq!(fields(&["--memory", "-1", "ID"]), ["--memory"]);
         assert_eq!(
@@ -624,21 +633,21 @@ mod tests {
             ["--cpu-quota"]
         );
         assert_eq!(
-            fields(&["--cpu-quota", "400000", "--cpu-period", "100000", "ID"]),
+            fields(&["--cpu-quota", "1600000", "--cpu-period", "100000", "ID"]),
             ["--cpu-quota"]
         );
-        assert_eq!(fields(&["--cpu-share", "4096", "ID"]), ["--cpu-share"]);
+        assert_eq!(fields(&["--cpu-share", "10000", "ID"]), ["--cpu-share"]);
         assert_eq!(
-            fields(&["--blkio-weight", "1000", "ID"]),
+            fields(&["--blkio-weight", "1001", "ID"]),
             ["--blkio-weight"]
         );
         assert_eq!(
             fields(&["--cpu-rt-runtime", "-1", "ID"]),
             ["--cpu-rt-runtime"]
         );
-        // Go's uint16(65536 + 1000) is 1000.
+        // Go's uint16(65536 + 1001) is 1001.
         assert_eq!(
-            fields(&["--blkio-weight", "66536", "ID"]),
+            fields(&["--blkio-weight", "66537", "ID"]),
             ["--blkio-weight"]
         );
         // One of quota/period alone: judged with the current value, unknown here.
@@ -649,6 +658,9 @@ mod tests {
     fn values_within_the_ceilings_pass() {
         for args in [
             &["--pids-limit", "512", "ID"][..],
+            // Above restricted's defaults, within its ceilings: what `docker run` may ask for.
+            &["--pids-limit", "4096", "--memory", "4g", "ID"],
+            &["--cpu-share", "4096", "--blkio-weight", "1000", "ID"],
             &["--memory", "1g", "--memory-swap", "-1", "ID"],
             &["--cpu-quota", "150000", "--cpu-period", "100000", "ID"],
             &["--cpu-share", "512", "--cpuset-cpus", "0-1", "ID"],
@@ -659,13 +671,13 @@ mod tests {
         }
         let r = from_flags(&cmd(&["--cpu-period", "50000", "ID"])).unwrap();
         let cur = Current {
-            quota: Some(200_000),
+            quota: Some(500_000),
             period: Some(100_000),
         };
         assert_eq!(
             judge(&r, cur, &restricted()).len(),
             1,
-            "4 CPUs through a shorter period"
+            "10 CPUs through a shorter period"
         );
         let r = from_flags(&cmd(&["--cpu-period", "200000", "ID"])).unwrap();
         assert!(judge(&r, cur, &restricted()).is_empty());

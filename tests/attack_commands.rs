@@ -247,6 +247,11 @@ fn updates_that_lift_limits_are_refused_and_the_cgroup_is_unchanged() {
     );
     assert!(out.status.success(), "{}", common::describe(&out));
     assert_eq!(c.limits().0, "512");
+    // Above the profile's default (1024) but within its ceiling (pids_max 32768): an update
+    // is the user's explicit request, judged against the ceiling, and applied.
+    let out = rampart(&["update", "--pids-limit", "4096", &id], None, b"");
+    assert!(out.status.success(), "{}", common::describe(&out));
+    assert_eq!(c.limits().0, "4096");
 }
 
 #[test]

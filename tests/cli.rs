@@ -1193,7 +1193,7 @@ fn update_above_the_profile_is_refused_with_the_ceiling_and_audited() {
     )
     .into_owned();
     assert!(
-        err.contains("--pids-limit -1 (unlimited)") && err.contains("1024"),
+        err.contains("--pids-limit -1 (unlimited)") && err.contains("32768 (pids_max)"),
         "{err}"
     );
     let audit = e.audit_lines();
@@ -1217,6 +1217,179 @@ fn update_above_the_profile_is_refused_with_the_ceiling_and_audited() {
         ["update", "--pids-limit", "100", "--memory", "1g", "cid"]
     );
     assert_eq!(e.audit_lines().last().unwrap()["outcome"], "judged");
+}
+
+/// Docker's `-m 4g --pids-limit 4096 --ulimit nofile=16384:16384 --cpus 2` under
+/// restricted (defaults 2 GiB, 1024, nofile 65536 or the host's hard limit; ceilings 16 GiB,
+/// 32768, 524288): runc gets exactly what the user asked for, and the audit says so.
+#[test]
+fn explicit_limits_within_the_ceilings_are_honoured() {
+    let e = Env::new();
+    e.write_spec(&fixture("docker-20.10/limits-explicit.json"));
+    let out = e.docker_create(&[]);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = e.recorded_config();
+    assert_eq!(
+        c.pointer("/linux/resources/memory/limit"),
+        Some(&json!(4294967296i64))
+    );
+    assert_eq!(c.pointer("/linux/resources/pids/limit"), Some(&json!(4096)));
+    assert_eq!(
+        c.pointer("/linux/resources/cpu/quota"),
+        Some(&json!(200000))
+    );
+    let nofile: Vec<&Value> = c["process"]["rlimits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] == "RLIMIT_NOFILE")
+        .collect();
+    assert_eq!(nofile.len(), 1);
+    assert_eq!(
+        (&nofile[0]["soft"], &nofile[0]["hard"]),
+        (&json!(16384), &json!(16384))
+    );
+    let a = &e.audit_lines()[0];
+    let honoured: Vec<&str> = a["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["reason"]
+                .as_str()
+                .unwrap()
+                .contains("explicit request honoured")
+        })
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        honoured,
+        [
+            "/linux/resources/pids/limit",
+            "/linux/resources/memory/limit",
+            "/linux/resources/cpu/quota",
+            "/process/rlimits/0"
+        ],
+        "{a}"
+    );
+}
+
+/// Whether this process holds CAP_SYS_RESOURCE (bit 24 of CapEff).
+fn has_cap_sys_resource() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(eff, 16).unwrap() & (1 << 24) != 0
+}
+
+/// The host's hard limit for open files (what runc can grant without CAP_SYS_RESOURCE).
+fn host_nofile_hard() -> u64 {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) }, 0);
+    l.rlim_max
+}
+
+/// Above a ceiling (or unlimited): refused with one short line naming the flag, the value,
+/// the ceiling and the fix; config.json is not touched and runc never runs.
+#[test]
+fn explicit_limits_above_the_ceilings_are_refused_loudly() {
+    let e = Env::new();
+    let mut spec = fixture("docker-20.10/limits-explicit.json");
+    spec["linux"]["resources"]["memory"]["limit"] = json!(64i64 << 30); // -m 64g
+    spec["linux"]["resources"]["memory"]["swap"] = json!(128i64 << 30);
+    spec["linux"]["resources"]["pids"]["limit"] = json!(-1); // --pids-limit -1 (or 0)
+    e.write_spec(&spec);
+    let before = fs::read(e.config_path()).unwrap();
+    let out = e.docker_create(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(e.recorded_argv(), None, "the runtime must not run");
+    assert_eq!(fs::read(e.config_path()).unwrap(), before);
+    let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+    for needle in [
+        "[resource-above-ceiling]",
+        "-m/--memory 64g is above the ceiling 16g",
+        "memory_max_bytes",
+        "--pids-limit -1 (unlimited) is above the ceiling 32768",
+        "ask for at most 32768",
+    ] {
+        assert!(msg.contains(needle), "{needle} missing from {msg}");
+    }
+    assert!(msg.len() < 1024, "{} bytes: {msg}", msg.len());
+    assert_eq!(e.audit_lines()[0]["outcome"], "refused");
+
+    // --ulimit nofile= above what the host can grant: runc would fail; refused instead.
+    let hard = host_nofile_hard();
+    if !has_cap_sys_resource() && hard < 524288 {
+        let e = Env::new();
+        let mut spec = fixture("docker-20.10/limits-explicit.json");
+        spec["process"]["rlimits"] =
+            json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
+        e.write_spec(&spec);
+        let out = e.docker_create(&[]);
+        assert_eq!(out.status.code(), Some(1));
+        let msg = e.last_log_error()["msg"].as_str().unwrap().to_string();
+        assert!(
+            msg.contains(&format!(
+                "--ulimit nofile={0}:{0} is above the ceiling {hard}",
+                hard + 1
+            )) && msg.contains("CAP_SYS_RESOURCE"),
+            "{msg}"
+        );
+        assert_eq!(e.recorded_argv(), None);
+    }
+}
+
+/// An admin's `on_ceiling = "clamp"`: lowered to the ceiling, and the audit says why.
+#[test]
+fn clamp_mode_lowers_explicit_limits_to_the_ceiling_and_audits_it() {
+    let e = Env::new();
+    fs::write(
+        e.dir.join("profiles/clamped.toml"),
+        "extends = \"restricted\"\n[resources]\non_ceiling = \"clamp\"\n",
+    )
+    .unwrap();
+    let mut spec = fixture("docker-20.10/limits-explicit.json");
+    spec["linux"]["resources"]["memory"]["limit"] = json!(64i64 << 30);
+    spec["linux"]["resources"]["memory"]["swap"] = json!(128i64 << 30);
+    spec["linux"]["resources"]["pids"]["limit"] = json!(-1);
+    e.write_spec(&spec);
+    let out = e.docker_create(&["--rampart-profile", "clamped"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = e.recorded_config();
+    assert_eq!(
+        c.pointer("/linux/resources/memory/limit"),
+        Some(&json!(16i64 << 30))
+    );
+    assert_eq!(
+        c.pointer("/linux/resources/pids/limit"),
+        Some(&json!(32768))
+    );
+    let a = &e.audit_lines()[0];
+    assert_eq!(a["outcome"], "hardened");
+    let reasons: Vec<&str> = a["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["reason"].as_str())
+        .filter(|r| r.contains("on_ceiling = \"clamp\""))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{a}");
+    assert!(reasons[0].contains("--pids-limit -1 (unlimited) is above the ceiling 32768"));
 }
 
 #[test]

@@ -311,13 +311,85 @@ fn docker_update_above_the_ceiling_is_refused_and_within_it_applied() {
     let msg = stderr(&lifted);
     assert!(
         msg.contains("rampart: refused to update container")
-            && msg.contains("pids.limit -1 (unlimited) is above the ceiling 1024"),
+            && msg.contains("pids.limit -1 (unlimited) is above the ceiling 32768 (pids_max)"),
         "{msg}"
     );
     eprintln!("docker update shows: {msg}");
     assert_eq!(before.trim(), "1024", "{before}");
     ok(&lowered);
     assert_eq!(after.trim(), "512", "{after}");
+}
+
+/// `docker run -m 4g --pids-limit 4096 --ulimit nofile=16384:16384 --cpus 2`: what the user
+/// asked for is what the container gets (restricted's ceilings allow it) — the cgroup seen
+/// from inside equals what `docker inspect` reports, and so does `ulimit -n`. Before
+/// profiles had ceilings this ran with 2 GiB, 1024 and 1024:4096 while inspect said 4 GiB.
+/// Above a ceiling (`-m 64g`): refused, with the flag, the value, the ceiling and the fix.
+#[test]
+fn docker_explicit_limits_are_what_inspect_says_or_refused() {
+    if !ready() {
+        return;
+    }
+    let d = Docker::get();
+    let name = format!("rampart-limits-{}", std::process::id());
+    let _ = d.run(&["rm", "-f", &name]);
+    let run = d.run(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--runtime",
+        "rampart",
+        "-m",
+        "4g",
+        "--pids-limit",
+        "4096",
+        "--ulimit",
+        "nofile=16384:16384",
+        "--cpus",
+        "2",
+        IMAGE,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; ulimit -n",
+    ]);
+    let inspect = d.run(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{range .HostConfig.Ulimits}}{{.Soft}}{{end}}",
+        &name,
+    ]);
+    let _ = d.run(&["rm", "-f", &name]);
+    let inside: Vec<String> = ok(&run).lines().map(str::to_string).collect();
+    let said: Vec<String> = ok(&inspect)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(said, ["4294967296", "4096", "16384"]);
+    assert_eq!(inside, said, "the container has what docker inspect says");
+
+    let out = d.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--runtime",
+        "rampart",
+        "-m",
+        "64g",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("[resource-above-ceiling]")
+            && err.contains("-m/--memory 64g is above the ceiling 16g")
+            && err.contains("memory_max_bytes"),
+        "{err}"
+    );
+    eprintln!("docker run -m 64g shows: {err}");
 }
 
 #[test]

@@ -449,3 +449,78 @@ fn sys_admin_asked_for_by_name_is_refused_through_real_runc() {
         "{msg}"
     );
 }
+
+/// Docker's `-m 4g --pids-limit 4096 --ulimit nofile=16384:16384 --cpus 2` spec
+/// (limits-explicit.json) on a runnable Docker-shaped spec.
+fn explicit_limits_spec(args: &[&str]) -> serde_json::Value {
+    let mut spec = docker_like_spec(&rootfs(), args);
+    let explicit = common::fixture_spec("docker-20.10/limits-explicit.json");
+    for key in ["memory", "cpu", "pids"] {
+        spec["linux"]["resources"][key] = explicit["linux"]["resources"][key].clone();
+    }
+    spec["process"]["rlimits"] = explicit["process"]["rlimits"].clone();
+    spec
+}
+
+const LIMITS_INSIDE: &str = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us; ulimit -Sn; ulimit -Hn";
+
+/// What the user asked for is what the container gets, seen from inside: the cgroup files
+/// runc wrote and the process's own open-files limit.
+#[test]
+fn explicit_limits_within_the_ceilings_are_what_the_container_gets() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let bundle = Bundle::new(&explicit_limits_spec(&["sh", "-c", LIMITS_INSIDE]));
+    let out = expect_success(&run_container(rampart("restricted"), &bundle));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["4096", "4294967296", "200000", "16384", "16384"],
+        "{out}"
+    );
+}
+
+/// Nothing asked for: restricted's defaults, and an open-files limit servers accept (redis
+/// wants 10032): 65536, or the host's hard limit when runc cannot raise it.
+#[test]
+fn defaults_apply_when_nothing_was_asked_for() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let out = sh(rampart("restricted"), LIMITS_INSIDE);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["1024", "2147483648", "200000"], "{out}");
+    let (soft, hard): (u64, u64) = (lines[3].parse().unwrap(), lines[4].parse().unwrap());
+    assert!(soft == hard && (10032..=65536).contains(&soft), "{out}");
+}
+
+/// `--pids-limit -1` (Docker writes -1 for 0 and -1) and `-m 64g`: refused before runc runs,
+/// with the flag, the value, the ceiling and the fix; config.json untouched.
+#[test]
+fn explicit_limits_above_the_ceilings_never_start() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let mut spec = explicit_limits_spec(&["sh", "-c", "echo started"]);
+    spec["linux"]["resources"]["pids"]["limit"] = serde_json::json!(-1);
+    spec["linux"]["resources"]["memory"]["limit"] = serde_json::json!(64i64 << 30);
+    spec["linux"]["resources"]["memory"]["swap"] = serde_json::json!(128i64 << 30);
+    let bundle = Bundle::new(&spec);
+    let before = std::fs::read(bundle.dir.join("config.json")).unwrap();
+    let out = run_container(rampart("restricted"), &bundle);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("started"));
+    assert_eq!(
+        std::fs::read(bundle.dir.join("config.json")).unwrap(),
+        before
+    );
+    let last: serde_json::Value =
+        serde_json::from_str(bundle.log().lines().last().unwrap()).unwrap();
+    let msg = last["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("--pids-limit -1 (unlimited) is above the ceiling 32768")
+            && msg.contains("-m/--memory 64g is above the ceiling 16g")
+            && msg.len() < 1024,
+        "{msg}"
+    );
+}

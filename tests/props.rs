@@ -21,6 +21,7 @@ use rampart::host::HostFacts;
 use rampart::policy::{self, PolicyContext};
 use rampart::profile::{Profile, ProfileSource};
 use rampart::spec::Spec;
+use rampart::steps::origin::{self, Axis, Origin};
 use rampart::steps::{self, Context};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -929,8 +930,12 @@ fn check(input: &Value, unknown: &BTreeMap<String, Value>, p: &Profile) -> Resul
         if out.pointer("/process/noNewPrivileges") != Some(&json!(true)) {
             return Err(at("noNewPrivileges not true"));
         }
-        // rlimits: the profile's, at most, and never above the request's, in every entry of
-        // that type (runc applies them in order: the last one wins).
+        // rlimits, in every entry of a type the profile names (runc applies them in order:
+        // the last one wins): never above the request's; never above the profile's ceiling
+        // (`max`); and never above its default unless the user asked for more explicitly
+        // (an engine's own default, or no entry, gets at most the default). "Never weaker"
+        // now means: never weaker than the request and never above the ceiling; an explicit
+        // request may legitimately stay above the profile's default.
         let rl = |v: &Value, kind: &str| -> Vec<(u64, u64)> {
             v.pointer("/process/rlimits")
                 .and_then(Value::as_array)
@@ -945,9 +950,19 @@ fn check(input: &Value, unknown: &BTreeMap<String, Value>, p: &Profile) -> Resul
             if o.is_empty() {
                 return Err(at(&format!("{kind} unset")));
             }
-            let requested = rl(input, kind).last().copied();
+            let i = rl(input, kind);
+            let requested = i.last().copied();
+            let host_hard = h.rlimit_hard.get(kind).copied();
+            let explicit = i.iter().any(|(soft, hard)| {
+                origin::rlimit(kind, *soft, *hard, host_hard) == Origin::Explicit
+            });
+            let (ms, mh) = if explicit {
+                (want.ceiling(), want.ceiling())
+            } else {
+                (want.soft, want.hard)
+            };
             for (os, oh) in o {
-                if os > want.soft || oh > want.hard {
+                if os > ms || oh > mh {
                     return Err(at(&format!("{kind} {os}/{oh} above the profile's")));
                 }
                 if requested.is_some_and(|(is, ih)| os > is || oh > ih) {
@@ -977,29 +992,50 @@ fn check(input: &Value, unknown: &BTreeMap<String, Value>, p: &Profile) -> Resul
     {
         return Err(at("root not read-only"));
     }
-    // Limits: set, positive, at most the profile's and at most the request's.
+    // Limits: set, positive, at most the request's and at most the profile's ceiling; at
+    // most the profile's default unless the user asked for more explicitly (a value that is
+    // not an engine's default, see rampart::steps::origin).
+    let r = &p.resources;
     let limits = [
-        ("/linux/resources/pids/limit", p.resources.pids),
-        ("/linux/resources/memory/limit", p.resources.memory_bytes),
+        (
+            "/linux/resources/pids/limit",
+            Axis::Pids,
+            r.pids,
+            r.pids_ceiling(),
+        ),
+        (
+            "/linux/resources/memory/limit",
+            Axis::Memory,
+            r.memory_bytes,
+            r.memory_ceiling(),
+        ),
     ];
-    for (ptr, want) in limits {
-        let Some(want) = want else { continue };
+    for (ptr, axis, default, ceiling) in limits {
+        let Some(ceiling) = ceiling else { continue };
+        let requested = input.pointer(ptr).and_then(Value::as_i64);
+        let most = match origin::resource(axis, requested) {
+            Origin::Explicit => ceiling,
+            _ => default.unwrap_or(ceiling).min(ceiling),
+        };
         let o = positive(&out, ptr).ok_or_else(|| at(&format!("{ptr} unset")))?;
-        if o > want || positive(input, ptr).is_some_and(|i| o > i) {
+        if o > most || positive(input, ptr).is_some_and(|i| o > i) {
             return Err(at(&format!("{ptr} = {o} raised")));
         }
     }
-    if let Some(cpus) = p.resources.cpus {
-        let o =
-            positive(&out, "/linux/resources/cpu/quota").ok_or_else(|| at("cpu quota unset"))?;
+    if let Some(cpus_max) = r.cpus_ceiling() {
+        let quota = "/linux/resources/cpu/quota";
+        let o = positive(&out, quota).ok_or_else(|| at("cpu quota unset"))?;
         let period = out
             .pointer("/linux/resources/cpu/period")
             .and_then(Value::as_u64)
             .filter(|p| *p > 0)
             .unwrap_or(100_000);
-        if o as f64 > cpus * period as f64 + 1.0
-            || positive(input, "/linux/resources/cpu/quota").is_some_and(|i| o > i)
-        {
+        let cpus =
+            match origin::resource(Axis::CpuQuota, input.pointer(quota).and_then(Value::as_i64)) {
+                Origin::Explicit => cpus_max,
+                _ => r.cpus.unwrap_or(cpus_max).min(cpus_max),
+            };
+        if o as f64 > cpus * period as f64 + 1.0 || positive(input, quota).is_some_and(|i| o > i) {
             return Err(at("cpu quota raised"));
         }
     }
@@ -1308,14 +1344,20 @@ fn duplicate_rlimit_entries_cannot_lift_a_limit() {
     let p = ProfileSource::default().load("restricted").unwrap();
     let bytes = serde_json::to_vec(&spec).unwrap();
     if let Ok((out, _)) = rampart::pipeline::rewrite(&bytes, &p, &HostFacts::for_tests()) {
-        for r in out.get("/process/rlimits").unwrap().as_array().unwrap() {
+        // Both entries are explicit (`--ulimit`): at most the ceiling (`max`) each, and the
+        // ones the user asked for within it are kept. (Before profiles had ceilings this
+        // asserted the default, 1024/4096, for every entry.)
+        let list = out.get("/process/rlimits").unwrap().as_array().unwrap();
+        for r in list {
             let want = p.rlimits[r["type"].as_str().unwrap()];
             assert!(
-                r["soft"].as_u64().unwrap() <= want.soft
-                    && r["hard"].as_u64().unwrap() <= want.hard,
+                r["soft"].as_u64().unwrap() <= want.ceiling()
+                    && r["hard"].as_u64().unwrap() <= want.ceiling(),
                 "{r} reaches runc"
             );
         }
+        let core: Vec<&Value> = list.iter().filter(|r| r["type"] == "RLIMIT_CORE").collect();
+        assert!(core.iter().all(|r| r["hard"] == 0), "{core:?}");
     }
 }
 

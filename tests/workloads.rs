@@ -10,7 +10,8 @@
 //!
 //! Each cell: `docker run -d` (named volume at the data directory), wait (bounded) until the
 //! service answers from `docker exec` (curl, redis-cli ping, psql select 1) or the container
-//! exits, check with `ps` that it runs as the image's service user, then, for redis and
+//! exits, check with `ps` that it runs as the image's service user (and that redis did not
+//! reduce maxclients for want of open files: the profile's nofile default), then, for redis and
 //! postgres, write, `docker restart`, and read the data back from the volume. A cell records
 //! "serves" or the first error line of `docker logs` / the `docker run` error. The table is
 //! printed; the cells that hold today are asserted ([`Expect::Pass`]); the cells Rampart's
@@ -364,6 +365,10 @@ enum Outcome {
     Skipped,
     /// Served, but the volume check failed.
     DataLost(String),
+    /// Serves, but with fewer clients than it is configured for: redis's "maxclients has been
+    /// reduced" (an open-files limit below the 10032 its 10000 clients need; restricted's
+    /// nofile default was 1024:4096 before it was raised to 65536).
+    FdLimited(String),
 }
 
 impl Outcome {
@@ -380,6 +385,7 @@ impl Outcome {
             Outcome::DataLost(e) => format!("serves, volume check failed: {e}"),
             Outcome::WrongUser(ps) => format!("serves, not as the image's user: ps shows {ps}"),
             Outcome::Skipped => format!("not run: the suite's {BUDGET:?} were spent"),
+            Outcome::FdLimited(l) => format!("serves, open files too few: {l}"),
         }
     }
 }
@@ -592,11 +598,31 @@ fn check_users(w: Workload, name: &str) -> Result<(), Outcome> {
     Ok(())
 }
 
+/// redis logs when its open-files limit is too low for its clients (and suggests a
+/// `--ulimit` that Rampart used to lower silently). What the profile gives by default must be
+/// enough: every cell where redis serves asserts this (runc: dockerd's 1048576; rampart:
+/// nofile 65536, or the host's hard limit).
+fn check_open_files(w: Workload, name: &str) -> Result<(), Outcome> {
+    if w != Workload::Redis {
+        return Ok(());
+    }
+    match logs(name)
+        .lines()
+        .find(|l| l.contains("maxclients has been reduced"))
+    {
+        Some(l) => Err(Outcome::FdLimited(shorten(l.trim()))),
+        None => Ok(()),
+    }
+}
+
 fn serve_and_persist(w: Workload, name: &str) -> Outcome {
     if let Err(o) = wait_serving(w, name, w.start_timeout()) {
         return o;
     }
     if let Err(o) = check_users(w, name) {
+        return o;
+    }
+    if let Err(o) = check_open_files(w, name) {
         return o;
     }
     let Some((write, read, want)) = w.persistence() else {

@@ -394,12 +394,12 @@ pub(crate) fn advice(
         ("resources", f) if f.ends_with("/pids/limit") => a(
             format!("process limit {}", c.after),
             format!("fork/clone/pthread_create fail with EAGAIN \"Resource temporarily unavailable\" past {} tasks (threads count)", c.after),
-            format!("--pids-limit N (Kubernetes: the kubelet's pod pids limit); Rampart keeps the smaller of the request and the profile's ceiling, {} here; above that an admin raises [resources] pids", c.after),
+            "--pids-limit N (Kubernetes: the kubelet's pod pids limit): a value you ask for is kept up to the profile's ceiling (pids_max); above that an admin raises it".to_string(),
         ),
         ("resources", f) if f.ends_with("/memory/limit") => a(
             format!("memory limit {}", bytes(&c.after)),
             format!("past {} the kernel OOM-kills it: exit code 137, and docker inspect shows OOMKilled", bytes(&c.after)),
-            format!("--memory N (Kubernetes: resources.limits.memory) up to the profile's ceiling, {} here; or make it use less", bytes(&c.after)),
+            "--memory N (Kubernetes: resources.limits.memory): kept up to the profile's ceiling (memory_max_bytes); or make it use less".to_string(),
         ),
         // One entry for the CPU fields (shares, quota, period): the first one changed.
         ("resources", f) if f.contains("/cpu/") => rec
@@ -434,13 +434,13 @@ pub(crate) fn advice(
                     _ => breaks.push(format!("{t} limited to {soft}/{hard}")),
                 }
                 if t != "RLIMIT_CORE" {
-                    fix.push(format!("--ulimit {name}=SOFT:HARD up to {hard}"));
+                    fix.push(format!("--ulimit {name}=SOFT:HARD"));
                 }
             }
             a(
                 "resource limits (rlimits)".into(),
                 breaks.join("; "),
-                if fix.is_empty() { "none needed".into() } else { format!("{} (Rampart keeps the smaller of the request and the profile's)", fix.join(", ")) },
+                if fix.is_empty() { "none needed".into() } else { format!("{} (a value you ask for is kept up to the profile's [rlimits] max)", fix.join(", ")) },
             )
         }
         ("userns", "/linux/namespaces") | ("userns", "/linux/uidMappings") => a(
@@ -709,7 +709,7 @@ mod tests {
         assert!(
             pids.breaks.contains("EAGAIN")
                 && pids.fix.contains("--pids-limit N")
-                && pids.fix.contains("1024"),
+                && pids.fix.contains("pids_max"),
             "{pids:?}"
         );
         let mem = find("memory limit 2 GiB");
@@ -722,7 +722,7 @@ mod tests {
         let rl = find("resource limits");
         assert!(
             rl.breaks.contains("Too many open files")
-                && rl.fix.contains("--ulimit nofile=SOFT:HARD up to 4096"),
+                && rl.fix.contains("--ulimit nofile=SOFT:HARD"),
             "{rl:?}"
         );
         let sc = find("seccomp");

@@ -143,7 +143,7 @@ pub const FIELDS: &[Field] = &[
     ),
     judged(
         "/process/rlimits",
-        &["rlimit-raised"],
+        &["rlimit-raised", "resource-above-ceiling"],
         Some("rlimits"),
         Some(r#"[{"type":"RLIMIT_RTPRIO","hard":99,"soft":99}]"#),
     ),
@@ -232,7 +232,7 @@ pub const FIELDS: &[Field] = &[
     ),
     judged(
         "/linux/resources/memory/limit",
-        &[],
+        &["resource-above-ceiling"],
         Some("resources"),
         Some("-1"),
     ),
@@ -261,13 +261,13 @@ pub const FIELDS: &[Field] = &[
     ignored("/linux/resources/memory/checkBeforeUpdate"),
     judged(
         "/linux/resources/cpu/shares",
-        &[],
+        &["resource-above-ceiling"],
         Some("resources"),
         Some("262144"),
     ),
     judged(
         "/linux/resources/cpu/quota",
-        &[],
+        &["resource-above-ceiling"],
         Some("resources"),
         Some("-1"),
     ),
@@ -294,15 +294,15 @@ pub const FIELDS: &[Field] = &[
     ignored("/linux/resources/cpu/idle"),
     judged(
         "/linux/resources/pids/limit",
-        &[],
+        &["resource-above-ceiling"],
         Some("resources"),
         Some("-1"),
     ),
     judged(
         "/linux/resources/blockIO/weight",
-        &[],
+        &["resource-above-ceiling"],
         Some("resources"),
-        Some("1000"),
+        Some("65535"),
     ),
     passed(
         "/linux/resources/blockIO/leafWeight",

@@ -17,6 +17,7 @@ pub mod cwd;
 pub mod devices;
 pub mod fields;
 pub mod hooks;
+pub mod limits;
 pub mod lsm;
 pub mod mount_types;
 pub mod mounts;
@@ -92,6 +93,7 @@ pub const RULES: &[Rule] = &[
     cgroups::CGROUPS_PATH,
     process::OOM_SCORE_ADJ,
     process::RLIMIT_RAISED,
+    limits::RESOURCE_ABOVE_CEILING,
     devices::DEVICE_NOT_ALLOWED,
     mount_types::MOUNT_TYPE,
     ns_paths::NAMESPACE_PATH,
@@ -143,10 +145,25 @@ pub const MAX_MESSAGE: usize = 900;
 pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
     // One entry per rule, in the order the rules ran.
     let mut rules: Vec<(&str, &Violation, usize)> = Vec::new();
+    // Each rule's distinct reasons, in order (several fields of one rule can each say what
+    // to change: `-m 64g` and `--pids-limit -1`).
+    let mut whys: Vec<Vec<&str>> = Vec::new();
     for v in violations {
-        match rules.iter_mut().find(|(id, _, _)| *id == v.rule) {
-            Some((_, _, n)) => *n += 1,
-            None => rules.push((v.rule, v, 1)),
+        match rules.iter().position(|(id, _, _)| *id == v.rule) {
+            Some(i) => {
+                rules[i].2 += 1;
+                if !v.why.is_empty() && !whys[i].contains(&v.why.as_str()) {
+                    whys[i].push(&v.why);
+                }
+            }
+            None => {
+                rules.push((v.rule, v, 1));
+                whys.push(if v.why.is_empty() {
+                    vec![]
+                } else {
+                    vec![&v.why]
+                });
+            }
         }
     }
     // The fixes, each once; a fix whose first alternative ("drop --privileged") an earlier
@@ -181,7 +198,8 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
         "Admin: waive = [{}] under [policy] in a profile, or an allow-listed annotation. Every field: rampart why CONTAINER",
         ids.join(", ")
     );
-    let line = |(id, v, n): &(&str, &Violation, usize), titled: bool, why: bool, width: usize| {
+    let line = |i: usize, titled: bool, why: bool, width: usize| {
+        let (id, v, n) = &rules[i];
         let title = match rule(id) {
             Some(r) if titled => format!(" {}", r.title),
             _ => String::new(),
@@ -192,8 +210,11 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
             format!(" = {}", clip(&v.value.to_string(), width))
         };
         let field = clip(&v.field, 60);
-        let why = if why && !v.why.is_empty() {
-            format!(" ({})", clip(&v.why, 160))
+        let why = if why && !whys[i].is_empty() {
+            format!(
+                " ({})",
+                clip(&whys[i].join("; "), 160 * whys[i].len().min(3))
+            )
         } else {
             String::new()
         };
@@ -218,13 +239,15 @@ pub fn refusal_message(profile: &str, violations: &[Violation]) -> String {
         (false, false, 24),
         (false, false, 0),
     ] {
-        let lines: Vec<String> = rules.iter().map(|r| line(r, titled, why, width)).collect();
+        let lines: Vec<String> = (0..rules.len())
+            .map(|i| line(i, titled, why, width))
+            .collect();
         let msg = compose(&lines);
         if msg.len() <= MAX_MESSAGE {
             return msg;
         }
     }
-    let mut lines: Vec<String> = rules.iter().map(|r| line(r, false, false, 0)).collect();
+    let mut lines: Vec<String> = (0..rules.len()).map(|i| line(i, false, false, 0)).collect();
     while !lines.is_empty() {
         lines.pop();
         let mut shown = lines.clone();
@@ -544,6 +567,7 @@ mod tests {
             ("docker-20.10/default.json", &[]),
             ("docker-20.10/readonly.json", &[]),
             ("docker-20.10/nnp-limits.json", &[]),
+            ("docker-20.10/limits-explicit.json", &[]), // within restricted's ceilings
             ("docker-20.10/user1000.json", &[]),
             ("docker-20.10/tty.json", &["all-capabilities"]), // captured with --cap-add ALL -t
             ("docker-20.10/seccomp-unconfined.json", &[]),

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod lsm;
 pub mod mounts;
 pub mod no_new_privileges;
+pub mod origin;
 pub mod paths;
 pub mod resources;
 pub mod rlimits;

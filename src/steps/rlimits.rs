@@ -1,10 +1,21 @@
-//! Step: rlimits. The profile's limits are set when absent and lowered when the request's
-//! are higher; then every limit is clamped to what the host can grant: without
-//! CAP_SYS_RESOURCE runc cannot raise a hard limit above its own (nofile 20000 on the
-//! machines this was built on), and the container would fail to start.
+//! Step: rlimits. For each type the profile names, per entry (runc applies them in order):
+//! - none in the request: the profile's default is added;
+//! - the engine's own default ([`super::origin::rlimit`]): lowered to the profile's default
+//!   when higher (never raised), silently and audited;
+//! - the user's explicit `--ulimit` at or below the ceiling (`max`) and what the host can
+//!   grant: kept exactly (audited as "explicit request honoured");
+//! - above either: refused by rule `resource-above-ceiling` ([`over_ceiling`]) before this
+//!   step runs, or lowered here with `on_ceiling = "clamp"` (or the rule waived).
+//!
+//! Then every limit is clamped to what the host can grant: without CAP_SYS_RESOURCE runc
+//! cannot raise a hard limit above its own (nofile 20000 on the machines this was built
+//! on), and the container would fail to start.
 
 use super::Context;
+use super::origin::{self, Origin};
 use crate::change::Changes;
+use crate::host::HostFacts;
+use crate::profile::Profile;
 use crate::spec::Spec;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
@@ -63,6 +74,67 @@ struct Rlimit {
     extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The most the host lets runc grant for `kind`: its own hard limit, unless it can raise it.
+pub fn host_limit(host: &HostFacts, kind: &str) -> Option<u64> {
+    (!host.can_raise_rlimits)
+        .then(|| host.rlimit_hard.get(kind).copied())
+        .flatten()
+}
+
+/// An explicit rlimit above the profile's ceiling or what the host can grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Over {
+    /// Index in `process.rlimits`.
+    pub index: usize,
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+    /// The lower of the profile's `max` and the host's hard limit.
+    pub ceiling: u64,
+    /// Whether the host's limit (not the profile's) is the ceiling.
+    pub host: bool,
+}
+
+/// The request's explicit rlimits above the profile's ceiling or the host's hard limit.
+pub fn over_ceiling(spec: &Spec, profile: &Profile, host: &HostFacts) -> Result<Vec<Over>> {
+    let list: Vec<Rlimit> = match spec.typed("/process/rlimits") {
+        Ok(l) => l.unwrap_or_default(),
+        Err(_) => return Ok(vec![]), // the step fails closed on it
+    };
+    let mut out = Vec::new();
+    for (index, r) in list.iter().enumerate() {
+        let Some(want) = profile.rlimits.get(&r.kind) else {
+            continue;
+        };
+        let host_hard = host.rlimit_hard.get(&r.kind).copied();
+        if origin::rlimit(&r.kind, r.soft, r.hard, host_hard) != Origin::Explicit {
+            continue;
+        }
+        let hl = host_limit(host, &r.kind);
+        let ceiling = want.ceiling().min(hl.unwrap_or(u64::MAX));
+        if r.soft > ceiling || r.hard > ceiling {
+            out.push(Over {
+                index,
+                kind: r.kind.clone(),
+                soft: r.soft,
+                hard: r.hard,
+                ceiling,
+                host: hl.is_some_and(|h| h < want.ceiling()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An rlimit value as `--ulimit` writes it.
+pub fn shown(v: u64) -> String {
+    if v == u64::MAX {
+        "unlimited".into()
+    } else {
+        v.to_string()
+    }
+}
+
 pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     if spec.get("/process").is_none() {
         return Ok(());
@@ -75,13 +147,54 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     let mut after = before.clone();
     let mut why = Vec::new();
     for (kind, want) in &cx.profile.rlimits {
+        let host_hard = cx.host.rlimit_hard.get(kind).copied();
+        let ceiling = want
+            .ceiling()
+            .min(host_limit(cx.host, kind).unwrap_or(u64::MAX));
         // Every entry of the type: runc applies them in order, so a later duplicate would win.
         let mut found = false;
-        for r in after.iter_mut().filter(|r| &r.kind == kind) {
+        for (i, r) in after
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, r)| &r.kind == kind)
+        {
             found = true;
-            if r.soft > want.soft || r.hard > want.hard {
+            if origin::rlimit(kind, r.soft, r.hard, host_hard) == Origin::Explicit {
+                if r.soft > ceiling || r.hard > ceiling {
+                    why.push(format!(
+                        "explicit {kind} {}:{} is above the ceiling {ceiling}: lowered to it ({})",
+                        shown(r.soft),
+                        shown(r.hard),
+                        match cx.profile.resources.on_ceiling {
+                            crate::profile::OnCeiling::Clamp => "on_ceiling = \"clamp\"",
+                            crate::profile::OnCeiling::Refuse =>
+                                "rule resource-above-ceiling not enforced",
+                        }
+                    ));
+                    r.soft = r.soft.min(ceiling);
+                    r.hard = r.hard.min(ceiling);
+                    // A ceiling equal to an engine's default (podman's 1048576) would read
+                    // as that default on a second pass: lower it to the profile's default
+                    // now, so the output is a fixed point.
+                    if origin::rlimit(kind, r.soft, r.hard, host_hard) != Origin::Explicit {
+                        r.soft = r.soft.min(want.soft);
+                        r.hard = r.hard.min(want.hard);
+                        r.soft = r.soft.min(r.hard);
+                    }
+                } else {
+                    ch.note(
+                        &format!("{field}/{i}"),
+                        format!(
+                            "profile {}: explicit request honoured: {kind} {}:{} (ceiling {ceiling})",
+                            cx.profile.name,
+                            shown(r.soft),
+                            shown(r.hard)
+                        ),
+                    );
+                }
+            } else if r.soft > want.soft || r.hard > want.hard {
                 why.push(format!(
-                    "{kind} lowered from {}/{} to at most {}/{}",
+                    "{kind} lowered from the engine's default {}/{} to at most {}/{}",
                     r.soft, r.hard, want.soft, want.hard
                 ));
                 r.soft = r.soft.min(want.soft);
@@ -150,16 +263,90 @@ mod tests {
     }
 
     #[test]
-    fn adds_profile_limits_and_lowers_request() {
+    fn adds_profile_limits_and_keeps_explicit_requests() {
         let mut s = fixture("docker-20.10/default.json");
         run(&mut s, None);
-        assert_eq!(get(&s, "RLIMIT_NOFILE"), (1024, 4096));
+        // Servers accept it: redis wants 10032, postgres and nginx 65536 at most.
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (65536, 65536));
         assert_eq!(get(&s, "RLIMIT_CORE"), (0, 0));
         assert_eq!(get(&s, "RLIMIT_NPROC"), (4096, 4096));
-        assert!(run(&mut s, None).is_empty(), "idempotent");
+        assert!(
+            run(&mut s, None).iter().all(|c| c.before == c.after),
+            "idempotent"
+        );
         let mut n = fixture("docker-20.10/nnp-limits.json");
-        run(&mut n, None);
-        assert_eq!(get(&n, "RLIMIT_NOFILE"), (1024, 2048), "lower request kept");
+        let ch = run(&mut n, None);
+        assert_eq!(get(&n, "RLIMIT_NOFILE"), (1024, 2048), "explicit kept");
+        assert!(ch.iter().any(|c| c.reason.contains("honoured")));
+        let mut e = fixture("docker-20.10/limits-explicit.json");
+        run(&mut e, Some(20000));
+        assert_eq!(
+            get(&e, "RLIMIT_NOFILE"),
+            (16384, 16384),
+            "Docker's --ulimit nofile=16384:16384 within the ceiling and this host's 20000"
+        );
+    }
+
+    #[test]
+    fn engine_defaults_are_lowered_silently() {
+        // ctr's (and runc spec's) 1024:1024 is never raised.
+        let mut c = fixture("containerd-1.6-ctr/default.json");
+        run(&mut c, None);
+        assert_eq!(get(&c, "RLIMIT_NOFILE"), (1024, 1024));
+        // podman's copy of the host's limits: lowered to the profile's default.
+        let mut p = fixture("podman-4.3/default.json");
+        run(&mut p, Some(20000));
+        assert_eq!(get(&p, "RLIMIT_NOFILE"), (20000, 20000));
+        assert_eq!(get(&p, "RLIMIT_NPROC"), (4096, 4096));
+    }
+
+    #[test]
+    fn explicit_above_the_ceiling_or_the_host_is_lowered_when_not_refused() {
+        let mut s = fixture("docker-20.10/limits-explicit.json");
+        s.set(
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_NOFILE", "soft": u64::MAX, "hard": u64::MAX}]),
+        )
+        .unwrap();
+        let ch = run(&mut s, None);
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (524288, 524288));
+        assert!(
+            ch[0]
+                .reason
+                .contains("explicit RLIMIT_NOFILE unlimited:unlimited is above the ceiling 524288"),
+            "{}",
+            ch[0].reason
+        );
+        let mut s = fixture("docker-20.10/limits-explicit.json");
+        run(&mut s, Some(8192));
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (8192, 8192));
+    }
+
+    /// A ceiling equal to an engine default (podman's 1048576): the clamped value would read
+    /// as that default on a second pass, so it takes the profile's default at once.
+    #[test]
+    fn a_ceiling_that_looks_like_an_engine_default_is_still_a_fixed_point() {
+        let mut p = profile("restricted");
+        p.rlimits.get_mut("RLIMIT_NOFILE").unwrap().max = Some(1048576);
+        let h = facts();
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+            container_apparmor: None,
+        };
+        let mut s = fixture("docker-20.10/limits-explicit.json");
+        s.set(
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_NOFILE", "soft": u64::MAX, "hard": u64::MAX}]),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
+        assert_eq!(get(&s, "RLIMIT_NOFILE"), (65536, 65536));
+        let once = s.clone();
+        apply(&mut s, &cx, &mut Changes::new("rlimits", &mut out)).unwrap();
+        assert_eq!(s, once);
     }
 
     #[test]
@@ -172,6 +359,10 @@ mod tests {
             "{}",
             ch[0].reason
         );
+        // The default, on this machine's 20000.
+        let mut d = fixture("docker-20.10/default.json");
+        run(&mut d, Some(20000));
+        assert_eq!(get(&d, "RLIMIT_NOFILE"), (20000, 20000));
     }
 
     #[test]
