@@ -33,6 +33,18 @@ impl Spec {
         Spec::from_value(raw)
     }
 
+    /// [`Spec::from_slice`] that frees the bytes as soon as they are parsed, before the
+    /// tree is checked (oci-spec's check builds a typed copy of the whole spec: with a 1 MB
+    /// config.json the bytes, the tree and that copy would otherwise be alive together).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Spec> {
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Spec::from_slice(&bytes);
+        }
+        let raw = parse_strict(&bytes).context("config.json is not valid JSON")?;
+        drop(bytes);
+        Spec::from_value(raw)
+    }
+
     /// Checks a parsed config.json: an object, no key that runc would read as a field
     /// spelled otherwise ([`crate::runc_fields`]), and oci-spec's model.
     pub fn from_value(raw: Value) -> Result<Spec> {
@@ -62,6 +74,14 @@ impl Spec {
 
     pub fn to_vec(&self) -> Vec<u8> {
         serde_json::to_vec(&self.raw).expect("a serde_json::Value always serialises")
+    }
+
+    /// [`Spec::to_vec`] into a buffer of `hint` bytes (the request's size: the hardened spec
+    /// is about as long), so that a large spec is not copied while its buffer doubles.
+    pub fn to_vec_sized(&self, hint: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(hint.saturating_add(hint / 8).min(MAX_SPEC_BYTES * 2));
+        serde_json::to_writer(&mut out, &self.raw).expect("a serde_json::Value always serialises");
+        out
     }
 
     /// The value at a JSON pointer (`/process/capabilities`), if present and not null.
