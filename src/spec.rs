@@ -52,9 +52,52 @@ impl Spec {
             bail!("config.json is not a JSON object");
         }
         crate::runc_fields::check(&raw, crate::runc_fields::Root::Spec)?;
-        let spec = Spec { raw };
-        spec.validate_typed()?;
+        let mut spec = Spec { raw };
+        spec.validate_typed_in_place()?;
         Ok(spec)
+    }
+
+    /// [`Spec::validate_typed`] without a typed copy of the two lists that make a spec
+    /// large (`process.env`, `annotations`: a 1 MB spec is mostly those): they are checked
+    /// here for the shape oci-spec gives them (a list of strings; a map of strings, null
+    /// allowed for both), set aside (emptied in place, so key order is kept) while oci-spec
+    /// checks the rest, then put back. Same verdict, half the peak memory.
+    fn validate_typed_in_place(&mut self) -> Result<()> {
+        const BULKY: [&str; 2] = ["/process/env", "/annotations"];
+        for ptr in BULKY {
+            if let Some(v) = self.raw.pointer(ptr) {
+                let ok = match v {
+                    Value::Null => true,
+                    Value::Array(items) if ptr == "/process/env" => {
+                        items.iter().all(Value::is_string)
+                    }
+                    Value::Object(m) if ptr == "/annotations" => m.values().all(Value::is_string),
+                    _ => false,
+                };
+                if !ok {
+                    // Let oci-spec word the error as it always has.
+                    return self.validate_typed();
+                }
+            }
+        }
+        let mut aside: Vec<(&str, Value)> = Vec::new();
+        for ptr in BULKY {
+            if let Some(slot) = self.raw.pointer_mut(ptr) {
+                let empty = match slot {
+                    Value::Array(_) => Value::Array(Vec::new()),
+                    Value::Object(_) => Value::Object(Map::new()),
+                    _ => continue,
+                };
+                aside.push((ptr, std::mem::replace(slot, empty)));
+            }
+        }
+        let verdict = self.validate_typed();
+        for (ptr, v) in aside {
+            if let Some(slot) = self.raw.pointer_mut(ptr) {
+                *slot = v;
+            }
+        }
+        verdict
     }
 
     /// Checks the whole document against oci-spec's model (types, enum values).
@@ -312,6 +355,31 @@ mod tests {
         );
         assert!(
             format!("{:#}", Spec::from_slice(deep.as_bytes()).unwrap_err()).contains("recursion")
+        );
+    }
+
+    #[test]
+    fn env_and_annotations_are_checked_and_kept_as_written() {
+        for bad in [
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":["A=1",5]}}"#,
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":"A=1"}}"#,
+            r#"{"ociVersion":"1.0.2","annotations":{"a":1}}"#,
+            r#"{"ociVersion":"1.0.2","annotations":["a"]}"#,
+        ] {
+            let e = format!("{:#}", Spec::from_slice(bad.as_bytes()).unwrap_err());
+            assert!(
+                e.contains("does not match the OCI runtime spec"),
+                "{bad}: {e}"
+            );
+            assert!(Spec::from_bytes(bad.as_bytes().to_vec()).is_err(), "{bad}");
+        }
+        let good = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":["B=2","A=1"],"args":["x"]},"annotations":{"z":"1","a":"2"},"root":{"path":"r"}}"#;
+        let s = Spec::from_bytes(good.as_bytes().to_vec()).unwrap();
+        assert_eq!(s.to_vec(), good.as_bytes());
+        let null = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":null},"annotations":null}"#;
+        assert_eq!(
+            Spec::from_slice(null.as_bytes()).unwrap().to_vec(),
+            null.as_bytes()
         );
     }
 
