@@ -10,6 +10,25 @@
 //! of the directory. A failure never leaves a partial or changed file behind. The directory
 //! is locked (flock) for the read-modify-write, so concurrent creates of the same bundle see
 //! each other's result instead of racing.
+//!
+//! What each step protects against (a crash of Rampart itself, e.g. SIGKILL mid-rewrite, is
+//! covered by the temp file + rename alone: the kernel's page cache keeps whichever file the
+//! name points to whole, old or new; tests/faults.rs kills Rampart mid-rewrite):
+//! * fsync of the temp file, before the rename: a power loss or kernel crash just after the
+//!   rename. Without it a filesystem may persist the rename before the data (XFS and btrfs
+//!   can; ext4's auto_da_alloc usually hides it), and config.json comes back empty or cut
+//!   short after the reboot.
+//! * fsync of the directory, after the rename: a power loss or kernel crash after `create`
+//!   returned. Without it the rename itself may be lost and the request as the engine wrote
+//!   it (unhardened) comes back; also what makes an idmap allocation survive.
+//!
+//! Both guard only against losing the machine, so both are skipped when the directory is on
+//! a tmpfs (or ramfs), whose contents a power loss or crash wipes anyway: the bundles of
+//! Docker, containerd (and so Kubernetes) and CRI-O are under `/run`, a tmpfs, and runc's
+//! own state (`/run/runc`) is gone after a reboot too, so no container made from a bundle
+//! there outlives the files. That saves two synchronous disk flushes (0.6–0.75 ms measured)
+//! per create. Everywhere else (podman's bundles under /var/lib/containers, an admin's
+//! bundle on disk, `/var/lib/rampart`'s allocations, installed files) both are kept.
 
 use anyhow::{Context, Result, bail};
 use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag};
@@ -106,7 +125,10 @@ impl BundleDir {
             bail!("{} was replaced while Rampart opened it", shown.display());
         }
         let max = crate::spec::MAX_SPEC_BYTES;
-        let mut buf = Vec::new();
+        // One allocation of the size fstat reports (+1, so that reaching EOF needs no
+        // growth): read_to_end would otherwise double its buffer up to 2 MiB for a 1 MB spec.
+        let size = usize::try_from(st2.st_size).unwrap_or(max).min(max);
+        let mut buf = Vec::with_capacity(size + 1);
         f.take(max as u64 + 1)
             .read_to_end(&mut buf)
             .with_context(|| format!("cannot read {}", shown.display()))?;
@@ -154,6 +176,7 @@ impl BundleDir {
         )
         .with_context(|| format!("cannot create {}", shown.display()))?;
         let staged = Staged {
+            durable: !in_memory(&self.fd),
             dir,
             tmp,
             target: name.to_string(),
@@ -164,7 +187,10 @@ impl BundleDir {
         nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode))
             .map_err(std::io::Error::from)
             .and_then(|_| f.write_all(bytes))
-            .and_then(|_| f.sync_all())
+            .and_then(|_| match staged.durable {
+                true => f.sync_all(),
+                false => Ok(()),
+            })
             .with_context(|| format!("cannot write {}", shown.display()))?;
         Ok(staged)
     }
@@ -178,6 +204,15 @@ impl BundleDir {
             .with_context(|| format!("cannot pass {} to the runtime", self.shown.display()))?;
         Ok(fd)
     }
+}
+
+/// Whether `dir` is on a filesystem that a power loss or crash empties anyway (tmpfs, ramfs):
+/// there fsync protects nothing (see the module doc). Unknown means on disk.
+fn in_memory(dir: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(dir).is_ok_and(|st| {
+        let t = st.filesystem_type();
+        t == nix::sys::statfs::TMPFS_MAGIC || t.0 == 0x8584_58f6 /* RAMFS_MAGIC */
+    })
 }
 
 fn regular(mode: u32, shown: &Path) -> Result<()> {
@@ -207,6 +242,8 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// A fully written and synced temp file beside its target, renamed into place by
 /// [`Staged::commit`] and removed if dropped uncommitted.
 pub struct Staged {
+    /// fsync the file and the directory (false on tmpfs: see the module doc).
+    durable: bool,
     dir: OwnedFd,
     tmp: String,
     target: String,
@@ -230,8 +267,10 @@ impl Staged {
             )
         })?;
         self.committed = true;
-        nix::unistd::fsync(&self.dir)
-            .with_context(|| format!("cannot sync {}", self.shown.display()))?;
+        if self.durable {
+            nix::unistd::fsync(&self.dir)
+                .with_context(|| format!("cannot sync {}", self.shown.display()))?;
+        }
         Ok(())
     }
 }

@@ -40,7 +40,7 @@ use libseccomp::{ScmpArch, ScmpSyscall};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 /// Allow-lists shipped in the binary, by name.
@@ -776,11 +776,71 @@ impl AllowList {
     }
 
     /// Parses a built-in list, borrowing its syscall names.
+    #[cfg(test)]
     fn parse_builtin(name: &str, text: &'static str) -> Result<AllowList> {
         let raw: RawList<'static> = serde_json::from_str(text)
             .with_context(|| format!("seccomp allow-list {name} is not valid"))?;
         compile(name, raw, true, Cow::Borrowed)
             .with_context(|| format!("seccomp allow-list {name}"))
+    }
+
+    /// This list as a Rust expression (for `seccomp_builtin.rs`; see [`load`]).
+    #[cfg(test)]
+    fn to_rust(&self) -> String {
+        fn strs(v: &Option<Vec<String>>) -> String {
+            match v {
+                None => "None".into(),
+                Some(v) => format!(
+                    "Some(vec![{}])",
+                    v.iter()
+                        .map(|s| format!("{s:?}.to_string()"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        let mut o = String::new();
+        o += &format!(
+            "AllowList {{\n        name: {:?}.to_string(),\n        description: {:?}.to_string(),\n        default_errno: {},\n        builtin: {},\n        groups: vec![\n",
+            self.name, self.description, self.default_errno, self.builtin
+        );
+        for g in &self.groups {
+            o += &format!(
+                "            Group {{\n                name: {:?}.to_string(),\n                description: {:?}.to_string(),\n                requires_cap: {},\n                arches: {},\n                syscalls: vec![{}],\n                rules: vec![\n",
+                g.name,
+                g.description,
+                match &g.requires_cap {
+                    None => "None".to_string(),
+                    Some(c) => format!("Some({c:?}.to_string())"),
+                },
+                strs(&g.arches),
+                g.syscalls
+                    .iter()
+                    .map(|s| format!("Cow::Borrowed({s:?})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            for r in &g.rules {
+                o += &format!(
+                    "                    ListRule {{\n                        syscall: Cow::Borrowed({:?}),\n                        arches: {},\n                        not_arches: {},\n                        action: Action::{:?},\n                        args: vec![{}],\n                    }},\n",
+                    r.syscall,
+                    strs(&r.arches),
+                    strs(&r.not_arches),
+                    r.action,
+                    r.args
+                        .iter()
+                        .map(|c| format!(
+                            "Cond {{ index: {}, op: Op::{:?}, value: {:#x}, value_two: {:#x} }}",
+                            c.index, c.op, c.value, c.value_two
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            o += "                ],\n            },\n";
+        }
+        o += "        ],\n    }";
+        o
     }
 
     /// Names of the groups, in file order.
@@ -951,26 +1011,22 @@ fn compile_filter(f: &RawArgFilter) -> Result<Vec<Cond>> {
     }
 }
 
+// The built-in lists, compiled ahead of time: `seccomp_builtin.rs` is what
+// `AllowList::parse_builtin` makes of `seccomp/*.json`, written out as Rust by
+// `AllowList::to_rust` (the unit test `builtin_lists_are_compiled_ahead` fails when the two
+// differ and, with RAMPART_REGEN=1, rewrites the file). Every create needs the list, and a
+// process lives for one create, so parsing the JSON at run time (6% of a create) was paid
+// every time.
+include!("seccomp_builtin.rs");
+
 /// Loads an allow-list: a built-in by name (`rampart-default`) or an admin's file by
-/// absolute path. Built-ins are parsed once per process.
+/// absolute path. Built-ins are compiled ahead of time (see `seccomp_builtin.rs`) and built
+/// once per process.
 pub fn load(name_or_path: &str) -> Result<Arc<AllowList>> {
-    type Parsed = Result<Arc<AllowList>, String>;
-    static CACHE: OnceLock<Vec<(&'static str, Parsed)>> = OnceLock::new();
+    static CACHE: OnceLock<Vec<Arc<AllowList>>> = OnceLock::new();
     if let Some(i) = BUILTIN.iter().position(|(n, _)| *n == name_or_path) {
-        let cache = CACHE.get_or_init(|| {
-            BUILTIN
-                .iter()
-                .map(|(n, text)| {
-                    (
-                        *n,
-                        AllowList::parse_builtin(n, text)
-                            .map(Arc::new)
-                            .map_err(|e| format!("{e:#}")),
-                    )
-                })
-                .collect()
-        });
-        return cache[i].1.clone().map_err(|e| anyhow!("built-in {e}"));
+        let cache = CACHE.get_or_init(|| compiled_builtins().into_iter().map(Arc::new).collect());
+        return Ok(cache[i].clone());
     }
     let path = std::path::Path::new(name_or_path);
     if !path.is_absolute() {
@@ -2094,6 +2150,28 @@ fn clause_rules<'n>(name: &'n str, c: &Clause) -> Option<Vec<OciRule<'n>>> {
     )
 }
 
+/// FNV-1a: a small, fast hasher for short strings (syscall names).
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl std::hash::Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// A short description of a `linux.seccomp` for the audit log (not the whole list).
 pub fn summary(seccomp: Option<&Value>) -> Value {
     let Some(v) = seccomp else { return Value::Null };
@@ -2102,22 +2180,38 @@ pub fn summary(seccomp: Option<&Value>) -> Value {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let allowed: BTreeSet<&str> = rules
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.get("action").and_then(Value::as_str),
-                Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
-            )
-        })
-        .flat_map(|r| {
-            r.get("names")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-        })
-        .filter_map(Value::as_str)
-        .collect();
+    let names = || {
+        rules
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.get("action").and_then(Value::as_str),
+                    Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
+                )
+            })
+            .flat_map(|r| {
+                r.get("names")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+            })
+            .filter_map(Value::as_str)
+    };
+    // Only the count of distinct names is recorded. Hashed with FNV-1a: sorting the ~300
+    // names, or SipHash with a random seed, cost more than the rest of the summary. FNV is
+    // not collision-resistant and the names come from the request, so beyond a few
+    // thousand names (no real profile has that many) a sort bounds the work instead.
+    let allowed = match names().nth(4096) {
+        None => names()
+            .collect::<std::collections::HashSet<&str, std::hash::BuildHasherDefault<Fnv1a>>>()
+            .len(),
+        Some(_) => {
+            let mut v: Vec<&str> = names().collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        }
+    };
     let mut m = Map::new();
     for key in [
         "defaultAction",
@@ -2130,7 +2224,7 @@ pub fn summary(seccomp: Option<&Value>) -> Value {
             m.insert(key.into(), x.clone());
         }
     }
-    m.insert("allowed".into(), json!(allowed.len()));
+    m.insert("allowed".into(), json!(allowed));
     m.insert("rules".into(), json!(rules.len()));
     Value::Object(m)
 }
@@ -2138,6 +2232,39 @@ pub fn summary(seccomp: Option<&Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// `seccomp_builtin.rs` is exactly what parsing `seccomp/*.json` gives (RAMPART_REGEN=1
+    /// rewrites it after an edit of the JSON).
+    #[test]
+    fn builtin_lists_are_compiled_ahead() {
+        let mut want = String::from(
+            "// @generated by the unit test seccomp::tests::builtin_lists_are_compiled_ahead from\n// seccomp/*.json (RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead).\n// Do not edit: edit the JSON and regenerate.\n\n/// The built-in allow-lists, in `BUILTIN`'s order, as `AllowList::parse_builtin` makes them.\nfn compiled_builtins() -> Vec<AllowList> {\n    vec![\n",
+        );
+        for (name, text) in BUILTIN {
+            want += "    ";
+            want += &AllowList::parse_builtin(name, text).unwrap().to_rust();
+            want += ",\n";
+        }
+        want += "    ]\n}\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/seccomp_builtin.rs");
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        if have != want {
+            if std::env::var_os("RAMPART_REGEN").is_some() {
+                std::fs::write(path, &want).unwrap();
+            } else {
+                panic!(
+                    "{path} is stale: run RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead"
+                );
+            }
+        }
+        let built = compiled_builtins();
+        assert_eq!(built.len(), BUILTIN.len());
+        for (b, (name, text)) in built.iter().zip(BUILTIN) {
+            let parsed = AllowList::parse_builtin(name, text).unwrap();
+            assert_eq!(format!("{b:?}"), format!("{parsed:?}"));
+        }
+    }
     use crate::steps::testutil::{fixture, profile};
 
     /// Syscalls no Rampart profile may allow (Docker gates them on capabilities our

@@ -33,6 +33,18 @@ impl Spec {
         Spec::from_value(raw)
     }
 
+    /// [`Spec::from_slice`] that frees the bytes as soon as they are parsed, before the
+    /// tree is checked (oci-spec's check builds a typed copy of the whole spec: with a 1 MB
+    /// config.json the bytes, the tree and that copy would otherwise be alive together).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Spec> {
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Spec::from_slice(&bytes);
+        }
+        let raw = parse_strict(&bytes).context("config.json is not valid JSON")?;
+        drop(bytes);
+        Spec::from_value(raw)
+    }
+
     /// Checks a parsed config.json: an object, no key that runc would read as a field
     /// spelled otherwise ([`crate::runc_fields`]), and oci-spec's model.
     pub fn from_value(raw: Value) -> Result<Spec> {
@@ -40,9 +52,52 @@ impl Spec {
             bail!("config.json is not a JSON object");
         }
         crate::runc_fields::check(&raw, crate::runc_fields::Root::Spec)?;
-        let spec = Spec { raw };
-        spec.validate_typed()?;
+        let mut spec = Spec { raw };
+        spec.validate_typed_in_place()?;
         Ok(spec)
+    }
+
+    /// [`Spec::validate_typed`] without a typed copy of the two lists that make a spec
+    /// large (`process.env`, `annotations`: a 1 MB spec is mostly those): they are checked
+    /// here for the shape oci-spec gives them (a list of strings; a map of strings, null
+    /// allowed for both), set aside (emptied in place, so key order is kept) while oci-spec
+    /// checks the rest, then put back. Same verdict, half the peak memory.
+    fn validate_typed_in_place(&mut self) -> Result<()> {
+        const BULKY: [&str; 2] = ["/process/env", "/annotations"];
+        for ptr in BULKY {
+            if let Some(v) = self.raw.pointer(ptr) {
+                let ok = match v {
+                    Value::Null => true,
+                    Value::Array(items) if ptr == "/process/env" => {
+                        items.iter().all(Value::is_string)
+                    }
+                    Value::Object(m) if ptr == "/annotations" => m.values().all(Value::is_string),
+                    _ => false,
+                };
+                if !ok {
+                    // Let oci-spec word the error as it always has.
+                    return self.validate_typed();
+                }
+            }
+        }
+        let mut aside: Vec<(&str, Value)> = Vec::new();
+        for ptr in BULKY {
+            if let Some(slot) = self.raw.pointer_mut(ptr) {
+                let empty = match slot {
+                    Value::Array(_) => Value::Array(Vec::new()),
+                    Value::Object(_) => Value::Object(Map::new()),
+                    _ => continue,
+                };
+                aside.push((ptr, std::mem::replace(slot, empty)));
+            }
+        }
+        let verdict = self.validate_typed();
+        for (ptr, v) in aside {
+            if let Some(slot) = self.raw.pointer_mut(ptr) {
+                *slot = v;
+            }
+        }
+        verdict
     }
 
     /// Checks the whole document against oci-spec's model (types, enum values).
@@ -62,6 +117,14 @@ impl Spec {
 
     pub fn to_vec(&self) -> Vec<u8> {
         serde_json::to_vec(&self.raw).expect("a serde_json::Value always serialises")
+    }
+
+    /// [`Spec::to_vec`] into a buffer of `hint` bytes (the request's size: the hardened spec
+    /// is about as long), so that a large spec is not copied while its buffer doubles.
+    pub fn to_vec_sized(&self, hint: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(hint.saturating_add(hint / 8).min(MAX_SPEC_BYTES * 2));
+        serde_json::to_writer(&mut out, &self.raw).expect("a serde_json::Value always serialises");
+        out
     }
 
     /// The value at a JSON pointer (`/process/capabilities`), if present and not null.
@@ -292,6 +355,31 @@ mod tests {
         );
         assert!(
             format!("{:#}", Spec::from_slice(deep.as_bytes()).unwrap_err()).contains("recursion")
+        );
+    }
+
+    #[test]
+    fn env_and_annotations_are_checked_and_kept_as_written() {
+        for bad in [
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":["A=1",5]}}"#,
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":"A=1"}}"#,
+            r#"{"ociVersion":"1.0.2","annotations":{"a":1}}"#,
+            r#"{"ociVersion":"1.0.2","annotations":["a"]}"#,
+        ] {
+            let e = format!("{:#}", Spec::from_slice(bad.as_bytes()).unwrap_err());
+            assert!(
+                e.contains("does not match the OCI runtime spec"),
+                "{bad}: {e}"
+            );
+            assert!(Spec::from_bytes(bad.as_bytes().to_vec()).is_err(), "{bad}");
+        }
+        let good = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":["B=2","A=1"],"args":["x"]},"annotations":{"z":"1","a":"2"},"root":{"path":"r"}}"#;
+        let s = Spec::from_bytes(good.as_bytes().to_vec()).unwrap();
+        assert_eq!(s.to_vec(), good.as_bytes());
+        let null = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"env":null},"annotations":null}"#;
+        assert_eq!(
+            Spec::from_slice(null.as_bytes()).unwrap().to_vec(),
+            null.as_bytes()
         );
     }
 
