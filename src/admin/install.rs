@@ -113,6 +113,11 @@ struct ContainerdArgs {
 }
 
 /// Entry point for both `rampart install ...` and `rampart uninstall ...`.
+/// `install`'s parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
     let uninstall = args.first().is_some_and(|a| a == "uninstall");
     let name = if uninstall {
@@ -136,6 +141,22 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    if !uninstall {
+        // Nothing is written for a config or profile that would refuse every container.
+        let common = match &cli.engine {
+            Engine::Docker(a) => &a.common,
+            Engine::Containerd(a) => &a.common,
+        };
+        let report =
+            super::check::check(inv.rampart.config.as_deref(), common.host_root.as_deref());
+        if !report.is_ok() {
+            for l in &report.errors {
+                eprintln!("error  {l}");
+            }
+            eprintln!("rampart install: nothing written; fix the errors above (rampart check)");
+            return 1;
+        }
+    }
     let result = match (&cli.engine, uninstall) {
         (Engine::Docker(a), false) => install_docker(inv, host, a),
         (Engine::Docker(a), true) => uninstall_docker(host, a),
