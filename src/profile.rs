@@ -443,7 +443,8 @@ impl ProfileSource {
         match BUILTIN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Ok((text.to_string(), "built-in".to_string())),
             None => bail!(
-                "unknown profile {name:?}: known profiles are {}; admins add profiles as NAME.toml in {}",
+                "unknown profile {name:?}{}: known profiles are {}; admins add profiles as NAME.toml in {}",
+                crate::suggest::did_you_mean(name, self.names().iter().map(String::as_str)),
                 self.names().join(", "),
                 self.dir
                     .as_deref()

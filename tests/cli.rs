@@ -1740,3 +1740,35 @@ fn completions_and_man_pages_come_from_the_tree() {
     e.run_ok(&["man", "--dir", dir.to_str().unwrap()]);
     assert!(dir.join("rampart.1").exists() && dir.join("rampart-check.1").exists());
 }
+
+#[test]
+fn install_checks_first_and_writes_nothing_for_a_config_that_would_refuse_everything() {
+    let e = Env::new();
+    let daemon = e.dir.join("daemon.json");
+    let bin = e.dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let args = |cfg: &str| {
+        vec![
+            format!("--rampart-config={cfg}"),
+            "install".into(),
+            "docker".into(),
+            "--daemon-json".into(),
+            daemon.to_str().unwrap().into(),
+            "--pid-file".into(),
+            e.dir.join("none.pid").to_str().unwrap().into(),
+            "--bin-dir".into(),
+            bin.to_str().unwrap().into(),
+        ]
+    };
+    let bad = e.dir.join("bad.toml");
+    fs::write(&bad, "default_profile = \"basline\"\n").unwrap();
+    let a = args(bad.to_str().unwrap());
+    let out = e.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"baseline\"?"));
+    assert!(!daemon.exists() && fs::read_dir(&bin).unwrap().next().is_none());
+    // The good config installs.
+    let a = args(e.dir.join("config.toml").to_str().unwrap());
+    e.run_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(daemon.exists());
+}

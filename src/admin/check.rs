@@ -35,34 +35,34 @@ pub fn command() -> clap::Command {
 pub struct Report {
     pub ok: Vec<String>,
     pub errors: Vec<String>,
+    /// The profile each error is about (None: the config file itself), parallel to `errors`.
+    pub error_profiles: Vec<Option<String>>,
+    /// The profile containers get when nothing selects one.
+    pub default_profile: String,
 }
 
 impl Report {
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }
-}
 
-/// The closest of `known` to `word` (Jaro-Winkler above 0.8, or an edit distance of at most
-/// a third of the word), for "did you mean".
-pub fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let mut best: Option<(f64, &str)> = None;
-    for k in known {
-        let score = strsim::jaro_winkler(word, k);
-        let close = score > 0.8 || strsim::levenshtein(word, k) <= (word.len().max(3) / 3);
-        if close && best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, k));
-        }
+    /// Errors that refuse every container: the config file's, and the default profile's.
+    pub fn fatal(&self) -> Vec<&str> {
+        self.errors
+            .iter()
+            .zip(&self.error_profiles)
+            .filter(|(_, p)| p.as_ref().is_none_or(|p| *p == self.default_profile))
+            .map(|(e, _)| e.as_str())
+            .collect()
     }
-    best.map(|(_, k)| k)
+
+    fn error(&mut self, profile: Option<&str>, text: String) {
+        self.errors.push(text);
+        self.error_profiles.push(profile.map(String::from));
+    }
 }
 
-/// "; did you mean \"x\"?" or nothing.
-pub fn did_you_mean<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    nearest(word, known)
-        .map(|k| format!("; did you mean {k:?}?"))
-        .unwrap_or_default()
-}
+pub use crate::suggest::{did_you_mean, nearest};
 
 /// An error chain on one line; an unknown key gets the nearest known key.
 fn one_line(e: &anyhow::Error) -> String {
@@ -115,8 +115,7 @@ pub fn check(config_path: Option<&Path>, host_root: Option<&Path>) -> Report {
     let cfg = match cfg {
         Ok(c) => c,
         Err(e) => {
-            r.errors
-                .push(format!("{}: {}", shown.display(), one_line(&e)));
+            r.error(None, format!("{}: {}", shown.display(), one_line(&e)));
             // Profiles can still be checked against the default directory.
             Config::default()
         }
@@ -128,18 +127,25 @@ pub fn check(config_path: Option<&Path>, host_root: Option<&Path>) -> Report {
     let source = ProfileSource {
         dir: Some(local(&dir)),
     };
+    r.default_profile = cfg
+        .default_profile
+        .clone()
+        .unwrap_or_else(|| crate::profile::DEFAULT_PROFILE.to_string());
     let names = source.names();
     let name_refs = || names.iter().map(String::as_str);
     let rules = crate::policy::rule_ids();
     if let Some(p) = &cfg.default_profile
         && !names.contains(p)
     {
-        r.errors.push(format!(
-            "{}: default_profile {p:?} names no profile (known: {}){}",
-            shown.display(),
-            names.join(", "),
-            did_you_mean(p, name_refs())
-        ));
+        r.error(
+            None,
+            format!(
+                "{}: default_profile {p:?} names no profile (known: {}){}",
+                shown.display(),
+                names.join(", "),
+                did_you_mean(p, name_refs())
+            ),
+        );
     }
     for a in &cfg.annotations {
         for v in &a.values {
@@ -148,12 +154,15 @@ pub fn check(config_path: Option<&Path>, host_root: Option<&Path>) -> Report {
                 Selects::Waive => (rules.clone(), "rule id"),
             };
             if !known.contains(&v.as_str()) {
-                r.errors.push(format!(
-                    "{}: annotation {:?}: value {v:?} names no {what}{}",
-                    shown.display(),
-                    a.key,
-                    did_you_mean(v, known.iter().copied())
-                ));
+                r.error(
+                    None,
+                    format!(
+                        "{}: annotation {:?}: value {v:?} names no {what}{}",
+                        shown.display(),
+                        a.key,
+                        did_you_mean(v, known.iter().copied())
+                    ),
+                );
             }
         }
     }
@@ -163,17 +172,19 @@ pub fn check(config_path: Option<&Path>, host_root: Option<&Path>) -> Report {
             .map(|(_, o)| o)
             .unwrap_or_else(|_| n.clone());
         if let Some(cycle) = extends_cycle(&source, n) {
-            r.errors.push(format!(
-                "profile {n} ({origin}): `extends` forms a cycle: {}",
-                cycle.join(" -> ")
-            ));
+            r.error(
+                Some(n),
+                format!(
+                    "profile {n} ({origin}): `extends` forms a cycle: {}",
+                    cycle.join(" -> ")
+                ),
+            );
             continue;
         }
         let p = match source.load(n) {
             Ok(p) => p,
             Err(e) => {
-                r.errors
-                    .push(format!("profile {n} ({origin}): {}", one_line(&e)));
+                r.error(Some(n), format!("profile {n} ({origin}): {}", one_line(&e)));
                 continue;
             }
         };
@@ -181,10 +192,13 @@ pub fn check(config_path: Option<&Path>, host_root: Option<&Path>) -> Report {
         for id in &p.policy.waive {
             if !rules.contains(&id.as_str()) {
                 bad += 1;
-                r.errors.push(format!(
-                    "profile {n} ({origin}): policy.waive: {id:?} is not a rule id{}",
-                    did_you_mean(id, rules.iter().copied())
-                ));
+                r.error(
+                    Some(n),
+                    format!(
+                        "profile {n} ({origin}): policy.waive: {id:?} is not a rule id{}",
+                        did_you_mean(id, rules.iter().copied())
+                    ),
+                );
             }
         }
         if bad == 0 {
@@ -322,6 +336,26 @@ mod tests {
         assert!(all.contains("cycle: a -> b -> a"), "{all}");
         assert!(all.contains("pidz"), "{all}");
         assert!(!r.is_ok());
+        // The config file's errors refuse every container; profile mine's only its own.
+        let fatal = r.fatal().join("\n");
+        assert!(
+            fatal.contains("basline") && !fatal.contains("profile mine"),
+            "{fatal}"
+        );
+        assert_eq!(
+            nearest(
+                "nonexistent",
+                [
+                    "baseline",
+                    "broken",
+                    "hostnet",
+                    "isolated",
+                    "isolated-e2e",
+                    "restricted"
+                ]
+            ),
+            None
+        );
     }
 
     #[test]

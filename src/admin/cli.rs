@@ -56,16 +56,11 @@ pub fn names() -> Vec<&'static str> {
 /// Intercepts what runc would answer with help: returns the exit status when it did, None
 /// when the invocation goes on (to Rampart's command or to the runtime).
 pub fn front(inv: &Invocation, host: &dyn Host) -> Option<i32> {
-    let global_version = inv
-        .global
-        .flags
-        .iter()
-        .any(|u| u.name == "version" && !is_false(u));
-    let global_help = inv
-        .global
-        .flags
-        .iter()
-        .any(|u| u.name == "help" && !is_false(u));
+    // As runc reads them: the last use wins, Go's bool spellings.
+    let defs: Vec<&'static argv::FlagDef> = argv::GLOBAL_FLAGS.iter().collect();
+    let values = argv::flag_values(&defs, &inv.global.flags);
+    let set = |n: &str| matches!(values.get(n), Some(argv::FlagValue::Bool(true)));
+    let (global_help, global_version) = (set("help"), set("version"));
     let Some(cmd) = &inv.command else {
         // `--version` is runc's, byte for byte.
         if global_version {
@@ -99,10 +94,6 @@ pub fn front(inv: &Invocation, host: &dyn Host) -> Option<i32> {
         };
     }
     Some(unknown(&cmd.name))
-}
-
-fn is_false(u: &argv::FlagUse) -> bool {
-    u.value.as_ref().is_some_and(|v| v == "false")
 }
 
 /// The arguments after the command name.

@@ -143,7 +143,9 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
     let blocked = profiles.iter().any(|p| p.default && !p.can_run);
     // A profile that does not load (or names unknown rules) refuses every container that
     // uses it: as much a failure as a blocked default.
-    let check = super::check::check(inv.rampart.config.as_deref(), a.host_root.as_deref());
+    // Read as this command's settings are (config and profiles_dir as given, not under
+    // --host-root), so both judge the same files.
+    let check = super::check::check(inv.rampart.config.as_deref(), None);
     let mut findings = findings;
     findings.push(if check.is_ok() {
         finding(

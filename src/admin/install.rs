@@ -142,15 +142,18 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
         }
     };
     if !uninstall {
-        // Nothing is written for a config or profile that would refuse every container.
         let common = match &cli.engine {
             Engine::Docker(a) => &a.common,
             Engine::Containerd(a) => &a.common,
         };
         let report =
             super::check::check(inv.rampart.config.as_deref(), common.host_root.as_deref());
-        if !report.is_ok() {
-            for l in &report.errors {
+        // A broken config file or default profile refuses every container: write nothing.
+        // Another broken profile refuses only the containers that use its runtime; it is
+        // registered (fail closed) and reported as a warning.
+        let fatal = report.fatal();
+        if !fatal.is_empty() {
+            for l in fatal {
                 eprintln!("error  {l}");
             }
             eprintln!("rampart install: nothing written; fix the errors above (rampart check)");
