@@ -27,4 +27,5 @@ pub mod seccomp;
 pub mod settings;
 pub mod spec;
 pub mod steps;
+pub mod suggest;
 pub mod update;

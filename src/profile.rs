@@ -470,6 +470,19 @@ impl ProfileSource {
         Ok(profile)
     }
 
+    /// The profile's own text and where it came from (a path, or "built-in").
+    pub fn source_text(&self, name: &str) -> Result<(String, String)> {
+        check_name(name)?;
+        self.text(name)
+    }
+
+    /// The profile after `extends` is merged, as a TOML table (what `load` deserialises).
+    pub fn effective_table(&self, name: &str) -> Result<toml::Table> {
+        let mut t = self.load_table(name, 0)?;
+        t.remove("extends");
+        Ok(t)
+    }
+
     /// The names this source knows, built-ins and the admin's.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
@@ -531,7 +544,8 @@ impl ProfileSource {
         match BUILTIN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => Ok((text.to_string(), "built-in".to_string())),
             None => bail!(
-                "unknown profile {name:?}: known profiles are {}; admins add profiles as NAME.toml in {}",
+                "unknown profile {name:?}{}: known profiles are {}; admins add profiles as NAME.toml in {}",
+                crate::suggest::did_you_mean(name, self.names().iter().map(String::as_str)),
                 self.names().join(", "),
                 self.dir
                     .as_deref()

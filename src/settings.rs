@@ -122,14 +122,25 @@ impl Settings {
                         if rule.values.iter().any(|v| v == id) {
                             c.waived.push(id.to_string());
                         } else {
-                            c.ignored.push(format!("{}={id}", rule.key));
+                            c.ignored
+                                .push(format!("{}={id}{}", rule.key, near(id, &rule.values)));
                         }
                     }
                 }
-                _ => c.ignored.push(format!("{}={value}", rule.key)),
+                _ => c
+                    .ignored
+                    .push(format!("{}={value}{}", rule.key, near(value, &rule.values))),
             }
         }
         c
+    }
+}
+
+/// " (did you mean \"x\"?)" when an allow-listed value is close to an ignored one.
+fn near(value: &str, allowed: &[String]) -> String {
+    match crate::suggest::nearest(value, allowed.iter().map(String::as_str)) {
+        Some(k) => format!(" (did you mean {k:?}?)"),
+        None => String::new(),
     }
 }
 
@@ -275,6 +286,14 @@ mod tests {
         assert_eq!(s.choose(&ann).profile, "baseline");
         // Nothing allow-listed asked: no note.
         assert_eq!(s.choose(&Default::default()).untrusted, None);
+        // A value that is not allow-listed is ignored, with the nearest allowed one.
+        let typo = [("rampart.dev/profile".to_string(), "basline".to_string())].into();
+        let c = s.choose(&typo);
+        assert_eq!(c.profile, "restricted");
+        assert_eq!(
+            c.ignored,
+            ["rampart.dev/profile=basline (did you mean \"baseline\"?)"]
+        );
     }
 
     #[test]

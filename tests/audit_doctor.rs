@@ -656,7 +656,8 @@ fn doctor_on_this_host() {
         .iter()
         .find(|p| p["default"] == true)
         .unwrap();
-    assert_eq!(default["can_run"], code == 0);
+    let check_ok = status(&doc, "check") == "ok";
+    assert_eq!(default["can_run"] == true && check_ok, code == 0);
     for id in [
         "settings",
         "seccomp",
@@ -669,4 +670,46 @@ fn doctor_on_this_host() {
     ] {
         assert!(["ok", "warn", "fail"].contains(&status(&doc, id)), "{id}");
     }
+}
+
+#[test]
+fn doctor_fails_when_any_profile_is_broken_not_only_the_default() {
+    let root = host_tree("base");
+    let profiles = root.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let cfg = root.join("etc/rampart/config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "audit_log = \"/tmp/rampart-doctor-tests/audit.log\"\nprofiles_dir = {profiles:?}\n"
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let o = rampart(&[
+            "--rampart-runtime",
+            root.join("runc").to_str().unwrap(),
+            "--rampart-config",
+            cfg.to_str().unwrap(),
+            "doctor",
+            "--json",
+            "--host-root",
+            root.to_str().unwrap(),
+        ]);
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code().unwrap(), doc)
+    };
+    let (code, doc) = run();
+    assert_eq!((code, status(&doc, "check")), (0, "ok"), "{doc}");
+    std::fs::write(
+        profiles.join("web.toml"),
+        "extends = \"baseline\"\n[policy]\nwaive = [\"host-netwrok\"]\n",
+    )
+    .unwrap();
+    let (code, doc) = run();
+    assert_eq!((code, status(&doc, "check")), (1, "fail"), "{doc}");
+    assert!(doc.to_string().contains("host-network"), "{doc}");
+    std::fs::write(profiles.join("web.toml"), "extends = \"nosuch\"\n").unwrap();
+    let (code, doc) = run();
+    assert_eq!((code, status(&doc, "check")), (1, "fail"), "{doc}");
 }

@@ -1777,3 +1777,171 @@ fn exec_keeps_granted_capabilities_the_container_holds_and_no_more() {
         assert_eq!(p["capabilities"][set], json!(["CAP_CHOWN"]), "{set}");
     }
 }
+
+// ------------------------------------------------------------ Rampart's own command tree
+
+#[test]
+fn help_shows_rampart_commands_then_execs_the_runtime_for_its_page() {
+    let e = Env::new();
+    let c = e.cfg();
+    for args in [vec!["--help"], vec!["-h"], vec!["help"], vec![]] {
+        let mut full = vec![c.as_str()];
+        full.extend(&args);
+        let out = e.run_ok(&full);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for cmd in ["check", "doctor", "explain", "profile", "version", "why"] {
+            assert!(text.contains(cmd), "{args:?}: {text}");
+        }
+        // The runtime got the same argv (or --help for a bare `rampart`).
+        let want: Vec<&str> = if args.is_empty() {
+            vec!["--help"]
+        } else {
+            args.clone()
+        };
+        assert_eq!(e.recorded_argv().unwrap(), want, "{args:?}");
+    }
+    // `help CMD` for Rampart's command is Rampart's; for runc's it is runc's.
+    let _ = std::fs::remove_dir_all(e.dir.join("record"));
+    let out = e.run_ok(&[&c, "help", "explain"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rampart explain"));
+    assert!(e.recorded_argv().is_none());
+    e.run_ok(&[&c, "help", "create"]);
+    assert_eq!(e.recorded_argv().unwrap(), ["help", "create"]);
+}
+
+#[test]
+fn dash_dash_version_stays_the_runtimes_and_version_is_ramparts() {
+    let e = Env::new();
+    let c = e.cfg();
+    let out = e.run_ok(&[&c, "--version"]);
+    assert!(
+        out.stdout.is_empty(),
+        "Rampart printed into runc's --version"
+    );
+    assert_eq!(e.recorded_argv().unwrap(), ["--version"]);
+    let _ = std::fs::remove_dir_all(e.dir.join("record"));
+    let out = e.run_ok(&[&c, "version"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(&format!("rampart {}\ncommit: ", env!("CARGO_PKG_VERSION"))));
+    assert!(
+        text.contains(&format!("runtime: {}", fake_runtime().display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_typo_gets_did_you_mean_and_exit_2_and_runc_commands_pass_through() {
+    let e = Env::new();
+    let c = e.cfg();
+    let out = e.run(&[&c, "explian", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'explain'"), "{err}");
+    assert!(e.recorded_argv().is_none());
+    let out = e.run(&[&c, "delet", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'delete'"));
+    e.run_ok(&[&c, "state", "x"]);
+    assert_eq!(e.recorded_argv().unwrap(), ["state", "x"]);
+}
+
+#[test]
+fn check_catches_a_typoed_rule_id_with_a_suggestion() {
+    let e = Env::new();
+    let c = e.cfg();
+    e.run_ok(&[&c, "check"]);
+    fs::write(
+        e.dir.join("profiles/mine.toml"),
+        "extends = \"restricted\"\n[policy]\nwaive = [\"host-netwrok\"]\n",
+    )
+    .unwrap();
+    let out = e.run(&[&c, "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("did you mean \"host-network\"?"), "{text}");
+    // --config names the file too.
+    let out = e.run(&[
+        "check",
+        "--config",
+        e.dir.join("config.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn profile_list_show_and_config_default() {
+    let e = Env::new();
+    let c = e.cfg();
+    fs::write(
+        e.dir.join("profiles/web.toml"),
+        "extends = \"baseline\"\ndescription = \"web\"\n[resources]\npids = 64\n",
+    )
+    .unwrap();
+    let out = e.run_ok(&[&c, "profile", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for n in ["baseline", "isolated", "restricted (default)", "web"] {
+        assert!(text.contains(n), "{text}");
+    }
+    let out = e.run_ok(&[&c, "profile", "show", "web"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("extends = \"baseline\""));
+    let out = e.run_ok(&[&c, "profile", "show", "web", "--effective"]);
+    let eff = String::from_utf8_lossy(&out.stdout);
+    assert!(!eff.contains("extends ="), "{eff}");
+    let t: toml::Table = toml::from_str(&eff).unwrap();
+    assert_eq!(t["resources"]["pids"].as_integer(), Some(64));
+    assert!(t.contains_key("capabilities"), "{eff}");
+    let out = e.run(&[&c, "profile", "show", "basline"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"baseline\"?"));
+    let out = e.run_ok(&["config", "default"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("#default_profile = \"restricted\""));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_tree() {
+    let e = Env::new();
+    for sh in ["bash", "zsh", "fish"] {
+        let out = e.run_ok(&["completions", sh]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("explain"),
+            "{sh}"
+        );
+    }
+    let out = e.run_ok(&["man"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH rampart"));
+    let dir = e.dir.join("man");
+    e.run_ok(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(dir.join("rampart.1").exists() && dir.join("rampart-check.1").exists());
+}
+
+#[test]
+fn install_checks_first_and_writes_nothing_for_a_config_that_would_refuse_everything() {
+    let e = Env::new();
+    let daemon = e.dir.join("daemon.json");
+    let bin = e.dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let args = |cfg: &str| {
+        vec![
+            format!("--rampart-config={cfg}"),
+            "install".into(),
+            "docker".into(),
+            "--daemon-json".into(),
+            daemon.to_str().unwrap().into(),
+            "--pid-file".into(),
+            e.dir.join("none.pid").to_str().unwrap().into(),
+            "--bin-dir".into(),
+            bin.to_str().unwrap().into(),
+        ]
+    };
+    let bad = e.dir.join("bad.toml");
+    fs::write(&bad, "default_profile = \"basline\"\n").unwrap();
+    let a = args(bad.to_str().unwrap());
+    let out = e.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean \"baseline\"?"));
+    assert!(!daemon.exists() && fs::read_dir(&bin).unwrap().next().is_none());
+    // The good config installs.
+    let a = args(e.dir.join("config.toml").to_str().unwrap());
+    e.run_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(daemon.exists());
+}

@@ -7,7 +7,7 @@
 use crate::argv::Invocation;
 use crate::host::Host;
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,6 +41,11 @@ enum Cmd {
     Check { file: Option<PathBuf> },
     /// Print the built-in profile.
     Print,
+}
+
+/// This command's parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 pub fn main(_inv: &Invocation, args: &[std::ffi::OsString], _host: &dyn Host) -> i32 {

@@ -19,7 +19,7 @@ use crate::pipeline::{self, Plan};
 use crate::settings::Settings;
 use crate::spec::Spec;
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -83,6 +83,11 @@ struct After {
     refusals: Vec<crate::policy::Violation>,
     changes: Vec<crate::change::Change>,
     results: BTreeMap<String, &'static str>,
+}
+
+/// This command's parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {

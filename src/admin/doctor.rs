@@ -20,7 +20,7 @@ use crate::argv::Invocation;
 use crate::host::Host;
 use crate::profile::{OnUnsupported, Profile};
 use crate::settings::Settings;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -115,6 +115,11 @@ pub struct Doctor {
     pub containerd_config: PathBuf,
 }
 
+/// This command's parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
     let a = match Args::try_parse_from(args) {
         Ok(a) => a,
@@ -136,7 +141,25 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
     };
     let (findings, profiles, default) = d.examine(inv, host);
     let blocked = profiles.iter().any(|p| p.default && !p.can_run);
-    let code = i32::from(blocked);
+    // A profile that does not load (or names unknown rules) refuses every container that
+    // uses it: as much a failure as a blocked default.
+    // Read as this command's settings are (config and profiles_dir as given, not under
+    // --host-root), so both judge the same files.
+    let check = super::check::check(inv.rampart.config.as_deref(), None);
+    let mut findings = findings;
+    findings.push(if check.is_ok() {
+        finding(
+            "check",
+            Status::Ok,
+            "config file and every profile load".to_string(),
+        )
+    } else {
+        finding("check", Status::Fail, check.errors.join("; ")).because(
+            "containers using a broken profile or config are refused",
+            "fix what `rampart check` reports",
+        )
+    });
+    let code = i32::from(blocked || !check.is_ok());
     if a.json {
         let v = json!({"host": d.root, "default_profile": default, "findings": findings, "profiles": profiles, "exit": code});
         println!(

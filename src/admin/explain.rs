@@ -5,7 +5,7 @@ use crate::argv::Invocation;
 use crate::host::Host;
 use crate::settings::Settings;
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -27,6 +27,11 @@ struct Args {
     json: bool,
     /// A bundle directory or a config.json.
     target: PathBuf,
+}
+
+/// This command's parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {

@@ -113,6 +113,11 @@ struct ContainerdArgs {
 }
 
 /// Entry point for both `rampart install ...` and `rampart uninstall ...`.
+/// `install`'s parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
     let uninstall = args.first().is_some_and(|a| a == "uninstall");
     let name = if uninstall {
@@ -136,6 +141,25 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    if !uninstall {
+        let common = match &cli.engine {
+            Engine::Docker(a) => &a.common,
+            Engine::Containerd(a) => &a.common,
+        };
+        let report =
+            super::check::check(inv.rampart.config.as_deref(), common.host_root.as_deref());
+        // A broken config file or default profile refuses every container: write nothing.
+        // Another broken profile refuses only the containers that use its runtime; it is
+        // registered (fail closed) and reported as a warning.
+        let fatal = report.fatal();
+        if !fatal.is_empty() {
+            for l in fatal {
+                eprintln!("error  {l}");
+            }
+            eprintln!("rampart install: nothing written; fix the errors above (rampart check)");
+            return 1;
+        }
+    }
     let result = match (&cli.engine, uninstall) {
         (Engine::Docker(a), false) => install_docker(inv, host, a),
         (Engine::Docker(a), true) => uninstall_docker(host, a),

@@ -7,56 +7,107 @@ use crate::host::Host;
 
 pub mod apparmor;
 pub mod audit;
+pub mod check;
+pub mod cli;
 pub mod doctor;
 pub mod explain;
 pub mod install;
+pub mod profiles;
 pub mod why;
 
 pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;
+pub type CommandTree = fn() -> clap::Command;
 
-/// Name, one-line summary, entry point (which gets `rampart NAME ARGS...` as its argv).
-pub const COMMANDS: &[(&str, &str, CommandMain)] = &[
+/// Name, one-line summary, entry point (which gets `rampart NAME ARGS...` as its argv), and
+/// its clap parser (for `--help`, completions and man pages: [`cli::tree`]).
+pub const COMMANDS: &[(&str, &str, CommandMain, CommandTree)] = &[
     (
         "apparmor",
         "install or check Rampart's AppArmor profile",
         apparmor::main,
+        apparmor::command,
     ),
     (
         "audit",
         "judge specs against CIS Docker 5.x, PSS and Rampart's rules",
         audit::main,
+        audit::command,
+    ),
+    (
+        "check",
+        "check config.toml and every profile before they take containers down",
+        check::main,
+        check::command,
+    ),
+    (
+        "completions",
+        "print a bash, zsh or fish completion script",
+        cli::completions_main,
+        cli::completions_command,
+    ),
+    (
+        "config",
+        "print the default config.toml, commented",
+        profiles::config_main,
+        profiles::config_command,
     ),
     (
         "doctor",
         "check whether this host can run Rampart's profiles, and how safely",
         doctor::main,
+        doctor::command,
     ),
     (
         "explain",
         "show what Rampart would change in a spec, and why",
         explain::main,
+        explain::command,
     ),
     (
         "install",
         "register Rampart with docker or containerd",
         install::main,
+        install::command,
+    ),
+    (
+        "man",
+        "print or write Rampart's man pages",
+        cli::man_main,
+        cli::man_command,
+    ),
+    (
+        "profile",
+        "list profiles, or show one as written or in effect",
+        profiles::profile_main,
+        profiles::profile_command,
     ),
     (
         "uninstall",
         "remove Rampart from docker or containerd",
         install::main,
+        install::command,
+    ),
+    (
+        "version",
+        "print Rampart's version, commit and the runc it runs",
+        cli::version_main,
+        cli::version_command,
     ),
     (
         "why",
         "show what Rampart changed for a container, what that breaks, and the fix",
         why::main,
+        why::command,
     ),
 ];
 
 /// Runs an admin command if the invocation names one.
 pub fn dispatch(inv: &Invocation, host: &dyn Host) -> Option<i32> {
+    if let Some(code) = cli::front(inv, host) {
+        return Some(code);
+    }
     let name = inv.command_name()?;
-    let (_, _, main) = COMMANDS.iter().find(|(n, _, _)| *n == name)?;
+    let (_, _, main, _) = COMMANDS.iter().find(|(n, ..)| *n == name)?;
     let args: Vec<std::ffi::OsString> = inv
         .runtime_args
         .iter()

@@ -7,7 +7,7 @@ use crate::argv::Invocation;
 use crate::host::Host;
 use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,6 +53,11 @@ pub(crate) struct Changed {
     pub after: Value,
     #[serde(default)]
     pub reason: String,
+}
+
+/// This command's parser, for the command tree (help, completions, man pages).
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {
