@@ -271,7 +271,14 @@ pub(crate) fn harden_bundle(
     } else {
         None
     };
+    let annotations: BTreeMap<String, String> = plan
+        .spec
+        .typed("/annotations")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let rec = Record {
+        workload: audit::Workload::from_annotations(&annotations),
         mode: plan.mode,
         outcome,
         refusals: &plan.refusals,
@@ -351,7 +358,10 @@ pub(crate) fn record<'a>(
     changes: &'a [Change],
 ) -> Record<'a> {
     Record {
+        schema: audit::SCHEMA,
         time: crate::host::rfc3339(host.now()),
+        host: audit::host_name(),
+        workload: Default::default(),
         command: &cmd.name,
         id: cmd.id.as_deref(),
         bundle: bundle.map(|b| {
