@@ -646,6 +646,7 @@ fn shipped_apparmor_profile_parses() {
             "apparmor_parser not found: apt-get install apparmor (or set RAMPART_SKIP_E2E=1)"
         );
         eprintln!("apparmor_parser absent and RAMPART_SKIP_E2E=1: skipping");
+        common::note_skipped();
         return;
     };
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("apparmor/rampart-default");
