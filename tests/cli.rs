@@ -1690,3 +1690,81 @@ fn exec_keeps_granted_capabilities_the_container_holds_and_no_more() {
         assert_eq!(p["capabilities"][set], json!(["CAP_CHOWN"]), "{set}");
     }
 }
+
+/// `rampart install crio|podman` write one drop-in each (idempotent, backed up, refusing a
+/// foreign file); uninstall removes it, and `--remove-links` keeps the links another
+/// engine's registration (here containerd's handlers) still names.
+#[test]
+fn install_crio_and_podman_drop_ins_and_uninstall_keeps_links_in_use() {
+    let e = Env::new();
+    let root = e.dir.join("host");
+    fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    fs::copy(
+        env!("CARGO_BIN_EXE_rampart"),
+        root.join("usr/local/bin/rampart"),
+    )
+    .unwrap();
+    let r = root.to_str().unwrap().to_string();
+    let c = e.cfg();
+    let flags = ["--host-root", &r, "--binary", "/usr/local/bin/rampart"];
+    let run = |args: &[&str]| {
+        let out = e.run(&[&[c.as_str()][..], args, &flags].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let crio = root.join("etc/crio/crio.conf.d/99-rampart.conf");
+    let podman = root.join("etc/containers/containers.conf.d/99-rampart.conf");
+    run(&["install", "crio"]);
+    let text = fs::read_to_string(&crio).unwrap();
+    assert!(
+        text.contains("[crio.runtime.runtimes.rampart-baseline]"),
+        "{text}"
+    );
+    assert!(text.contains("runtime_path = \"/usr/local/bin/rampart-baseline\""));
+    assert!(run(&["install", "crio"]).contains("nothing changed"));
+    run(&["install", "podman"]);
+    let text = fs::read_to_string(&podman).unwrap();
+    assert!(
+        text.contains("rampart-isolated = [\"/usr/local/bin/rampart-isolated\"]"),
+        "{text}"
+    );
+    assert!(fs::symlink_metadata(root.join("usr/local/bin/rampart-baseline")).is_ok());
+    // containerd's handlers name the same links.
+    let conf = root.join("etc/containerd/config.toml");
+    run(&["install", "containerd"]);
+    // Uninstalling podman keeps the links (crio and containerd still use them).
+    let out = run(&["uninstall", "podman", "--remove-links"]);
+    assert!(
+        out.contains(
+            "kept link /usr/local/bin/rampart-baseline: still registered with containerd, crio"
+        ),
+        "{out}"
+    );
+    assert!(!podman.exists());
+    assert!(fs::symlink_metadata(root.join("usr/local/bin/rampart-baseline")).is_ok());
+    run(&["uninstall", "crio"]);
+    assert!(!crio.exists());
+    run(&["uninstall", "containerd"]);
+    assert!(
+        !fs::read_to_string(&conf)
+            .unwrap()
+            .contains("rampart-baseline")
+    );
+    // Nothing names them any more: now they go.
+    let out = run(&["uninstall", "podman", "--remove-links"]);
+    assert!(
+        out.contains("removed link /usr/local/bin/rampart-baseline"),
+        "{out}"
+    );
+    // A drop-in Rampart did not write is left alone.
+    fs::create_dir_all(podman.parent().unwrap()).unwrap();
+    fs::write(&podman, "[engine]\n").unwrap();
+    let out = e.run(&[&[c.as_str()][..], &["install", "podman"], &flags].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not written by Rampart"));
+    assert_eq!(fs::read_to_string(&podman).unwrap(), "[engine]\n");
+}
