@@ -23,6 +23,8 @@ pub struct Settings {
     pub profiles: ProfileSource,
     pub runtime: PathBuf,
     pub audit_log: PathBuf,
+    /// See [`crate::debug`]; None unless the config file names one.
+    pub debug_log: Option<PathBuf>,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
                 ),
             },
             runtime: PathBuf::new(),
+            debug_log: cfg.debug_log.clone(),
             audit_log: cfg.audit_log.clone().unwrap_or_else(|| {
                 default_audit_log(
                     nix::unistd::geteuid().as_raw(),
@@ -330,6 +333,7 @@ mod tests {
             profiles: Default::default(),
             runtime: PathBuf::new(),
             audit_log: PathBuf::new(),
+            debug_log: None,
         };
         let ann: std::collections::BTreeMap<String, String> =
             [("rampart.dev/profile".to_string(), "baseline".to_string())].into();

@@ -1768,3 +1768,34 @@ fn install_crio_and_podman_drop_ins_and_uninstall_keeps_links_in_use() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not written by Rampart"));
     assert_eq!(fs::read_to_string(&podman).unwrap(), "[engine]\n");
 }
+
+/// The debug log is off by default and, when config.toml names one, gets one line per
+/// invocation with argv, phase timings and the decision.
+#[test]
+fn debug_log_is_opt_in_and_records_each_invocation() {
+    let e = Env::new();
+    assert!(e.docker_create(&[]).status.success());
+    assert!(!e.dir.join("debug.log").exists());
+    let cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap();
+    fs::write(
+        e.dir.join("config.toml"),
+        format!("{cfg}debug_log = {:?}\n", e.dir.join("debug.log")),
+    )
+    .unwrap();
+    e.write_spec(&fixture("docker-20.10/default.json"));
+    let _ = e.docker_create(&[]);
+    let text = fs::read_to_string(e.dir.join("debug.log")).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(
+        line["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "create")
+    );
+    assert!(line["phases_ms"]["settings"].is_number() && line["phases_ms"]["harden"].is_number());
+    assert!(
+        line["decision"].as_str().unwrap().starts_with("exec "),
+        "{line}"
+    );
+}
