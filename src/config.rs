@@ -22,6 +22,9 @@ pub struct Config {
     pub profiles_dir: Option<PathBuf>,
     /// JSON-lines audit log, one line per hardened container.
     pub audit_log: Option<PathBuf>,
+    /// Opt-in debug log for support cases: one line per invocation (argv with exec's
+    /// `--env` values redacted, phase timings, the decision). Never on by default.
+    pub debug_log: Option<PathBuf>,
     /// Annotations (set by Kubernetes, podman, ctr) that may select a profile or waive a
     /// rule, and the values each may take. Nothing else in a spec can loosen policy.
     #[serde(default)]

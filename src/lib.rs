@@ -12,6 +12,7 @@ pub mod cap_request;
 pub mod change;
 pub mod checks;
 pub mod config;
+pub mod debug;
 pub mod errors;
 pub mod exec;
 pub mod golang;

@@ -54,7 +54,45 @@ fn fail(host: &dyn Host, global: &argv::GlobalArgs, err: &anyhow::Error) -> i32 
 
 /// Everything before exec: returns the runtime and the argv to hand it.
 pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsString>)> {
+    let mut trace = crate::debug::Trace::new();
     let settings = Settings::resolve(inv, host)?;
+    trace.mark("settings");
+    let debug_log = settings.debug_log.clone();
+    let result = prepare_with(inv, host, settings);
+    if let Some(path) = &debug_log {
+        trace.mark(
+            inv.command
+                .as_ref()
+                .map_or("other", |c| match c.name.as_str() {
+                    "create" | "run" => "harden",
+                    "exec" => "clamp",
+                    "update" => "judge",
+                    _ => "other",
+                }),
+        );
+        let decision = match &result {
+            Ok((runtime, _)) => format!("exec {}", runtime.display()),
+            Err(e) => format!("refused or failed: {}", crate::errors::message(e)),
+        };
+        let mut argv = vec![OsString::from("rampart")];
+        argv.extend(inv.runtime_args.iter().cloned());
+        crate::debug::append(
+            path,
+            &crate::host::rfc3339(host.now()),
+            &argv,
+            host.parent_name().as_deref(),
+            &trace,
+            &decision,
+        );
+    }
+    result
+}
+
+fn prepare_with(
+    inv: &Invocation,
+    host: &dyn Host,
+    settings: Settings,
+) -> Result<(PathBuf, Vec<OsString>)> {
     let mut args = inv.runtime_args.clone();
     let mut stdin = None;
     match &inv.command {
@@ -292,7 +330,14 @@ pub(crate) fn harden_bundle(
     } else {
         None
     };
+    let annotations: BTreeMap<String, String> = plan
+        .spec
+        .typed("/annotations")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let rec = Record {
+        workload: audit::Workload::from_annotations(&annotations),
         mode: plan.mode,
         outcome,
         refusals: &plan.refusals,
@@ -376,7 +421,10 @@ pub(crate) fn record<'a>(
     changes: &'a [Change],
 ) -> Record<'a> {
     Record {
+        schema: audit::SCHEMA,
         time: crate::host::rfc3339(host.now()),
+        host: audit::host_name(),
+        workload: Default::default(),
         command: &cmd.name,
         id: cmd.id.as_deref(),
         bundle: bundle.map(|b| {

@@ -6,6 +6,7 @@ use crate::config::{self, Config};
 use crate::host::Host;
 use crate::profile::{self, ProfileSource};
 use anyhow::{Context, Result, bail};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Settings {
     pub profiles: ProfileSource,
     pub runtime: PathBuf,
     pub audit_log: PathBuf,
+    /// See [`crate::debug`]; None unless the config file names one.
+    pub debug_log: Option<PathBuf>,
 }
 
 impl Settings {
@@ -68,10 +71,14 @@ impl Settings {
                 ),
             },
             runtime: PathBuf::new(),
-            audit_log: cfg
-                .audit_log
-                .clone()
-                .unwrap_or_else(|| config::DEFAULT_AUDIT_LOG.into()),
+            debug_log: cfg.debug_log.clone(),
+            audit_log: cfg.audit_log.clone().unwrap_or_else(|| {
+                default_audit_log(
+                    nix::unistd::geteuid().as_raw(),
+                    std::env::var_os("XDG_STATE_HOME"),
+                    std::env::var_os("HOME"),
+                )
+            }),
         };
         Ok((s, cfg))
     }
@@ -196,21 +203,99 @@ fn check_runtime(p: &Path, host: &dyn Host) -> Result<PathBuf> {
     Ok(p.to_path_buf())
 }
 
-/// The first `runc` on PATH that is not Rampart itself (never exec ourselves).
+/// The audit log when the config file names none: the system's for root; for rootless use
+/// (podman as a user) `$XDG_STATE_HOME/rampart/audit.log`, or `~/.local/state/...`, which
+/// that user can write.
+pub fn default_audit_log(
+    euid: u32,
+    xdg_state_home: Option<OsString>,
+    home: Option<OsString>,
+) -> PathBuf {
+    if euid == 0 {
+        return config::DEFAULT_AUDIT_LOG.into();
+    }
+    // XDG: a relative value is invalid and ignored.
+    let state = xdg_state_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".local/state"))
+        });
+    match state {
+        Some(s) => s.join("rampart/audit.log"),
+        // No home to write to: the system's path, whose error names it.
+        None => config::DEFAULT_AUDIT_LOG.into(),
+    }
+}
+
+/// Where runc is installed when the caller passes no PATH, or one without runc (podman
+/// runs the OCI runtime with a bare environment).
+pub const USUAL_RUNC_PATHS: &[&str] = &[
+    "/usr/bin/runc",
+    "/usr/sbin/runc",
+    "/usr/local/bin/runc",
+    "/usr/local/sbin/runc",
+];
+
+/// The first `runc` on PATH that is not Rampart itself (never exec ourselves); then the
+/// usual install paths.
 fn find_runc(host: &dyn Host) -> Result<PathBuf> {
-    let path = host
+    let on_path: Vec<PathBuf> = host
         .path_var()
-        .context("PATH is not set, so runc cannot be found; set `runtime` in the config file")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("runc"))
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("runc")).collect())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(USUAL_RUNC_PATHS.iter().map(PathBuf::from))
         .find(|c| is_executable(c) && !is_self(c, host))
-        .context("no runc found on PATH (other than Rampart itself); install runc or set `runtime` in the config file")
+        .with_context(|| format!(
+            "no runc found on PATH or in {} (other than Rampart itself); install runc or set `runtime` in the config file",
+            USUAL_RUNC_PATHS.join(", ")
+        ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
+
+    #[test]
+    fn rootless_callers_get_an_audit_log_they_can_write() {
+        let (x, h) = (Some(OsString::from("/s")), Some(OsString::from("/home/u")));
+        assert_eq!(
+            default_audit_log(0, x.clone(), h.clone()),
+            Path::new(config::DEFAULT_AUDIT_LOG)
+        );
+        assert_eq!(
+            default_audit_log(1000, x, h.clone()),
+            Path::new("/s/rampart/audit.log")
+        );
+        assert_eq!(
+            default_audit_log(1000, Some("rel".into()), h.clone()),
+            Path::new("/home/u/.local/state/rampart/audit.log")
+        );
+        assert_eq!(
+            default_audit_log(1000, None, h),
+            Path::new("/home/u/.local/state/rampart/audit.log")
+        );
+        assert_eq!(
+            default_audit_log(1000, None, None),
+            Path::new(config::DEFAULT_AUDIT_LOG)
+        );
+    }
+
+    #[test]
+    fn without_path_the_usual_runc_paths_are_searched() {
+        let host = FakeHost {
+            path: OsString::new(),
+            me: PathBuf::from("/nonexistent/rampart"),
+        };
+        match find_runc(&host) {
+            Ok(found) => assert!(USUAL_RUNC_PATHS.iter().any(|p| found == Path::new(p))),
+            Err(e) => assert!(format!("{e:#}").contains("/usr/local/sbin/runc")),
+        }
+    }
 
     struct FakeHost {
         path: OsString,
@@ -259,6 +344,7 @@ mod tests {
             profiles: Default::default(),
             runtime: PathBuf::new(),
             audit_log: PathBuf::new(),
+            debug_log: None,
         };
         let ann: std::collections::BTreeMap<String, String> =
             [("rampart.dev/profile".to_string(), "baseline".to_string())].into();
@@ -313,7 +399,16 @@ mod tests {
             path: d.join("a").into(),
             me,
         };
-        assert!(find_runc(&only_me).is_err());
+        // Not on PATH: the usual install paths, or an error naming them.
+        match USUAL_RUNC_PATHS
+            .iter()
+            .find(|p| is_executable(Path::new(p)))
+        {
+            Some(_) => assert_ne!(find_runc(&only_me).unwrap(), d.join("a/runc")),
+            None => assert!(
+                format!("{:#}", find_runc(&only_me).unwrap_err()).contains("/usr/sbin/runc")
+            ),
+        }
         std::fs::remove_dir_all(d).unwrap();
     }
 }

@@ -216,13 +216,74 @@ fn create_passes_argv_unchanged_prints_nothing_and_hardens_config() {
         json!(fs::canonicalize(&b).unwrap().display().to_string()),
         "the audit names the real directory"
     );
+    assert_eq!(audit[0]["schema"], 2);
+    assert!(audit[0]["host"].as_str().is_some_and(|h| !h.is_empty()));
+    // Docker 20.10 writes no annotations naming the image or container.
+    assert!(audit[0].get("image").is_none() && audit[0].get("pod").is_none());
+    assert!(!rampart::audit::expand(&audit[0]["changes"]).is_empty());
+    // Every reason stays available through explain.
+    let (c, b) = (e.cfg(), e.bundle());
+    let out = e.run(&[&c, "explain", "--json", b.to_str().unwrap()]);
+    let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        audit[0]["changes"]
+        explained["changes"]
             .as_array()
             .unwrap()
             .iter()
             .all(|c| c["reason"].as_str().is_some_and(|r| !r.is_empty()))
     );
+}
+
+/// The audit record's steps and fields, whichever schema wrote it (explain's list included).
+fn changed_fields(changes: &Value) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = rampart::audit::expand(changes)
+        .into_iter()
+        .map(|(step, field, ..)| (step, field))
+        .collect();
+    f.sort();
+    f
+}
+
+#[test]
+fn audit_record_is_small_and_names_the_kubernetes_workload() {
+    // Docker's default spec (its hook removed, as for a container that starts) under
+    // restricted, with a real Docker id and bundle: under 2 KB.
+    let e = Env::new();
+    let mut spec = fixture("docker-20.10/default.json");
+    spec.as_object_mut().unwrap().remove("hooks");
+    e.write_spec(&spec);
+    let id = "9f2c1e7b5a3d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6";
+    let (c, b) = (e.cfg(), e.bundle());
+    let out = e.run(&[&c, "create", "--bundle", b.to_str().unwrap(), id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = fs::read_to_string(e.dir.join("audit.log")).unwrap();
+    let rec: Value = serde_json::from_str(line.trim()).unwrap();
+    // Measured with the system's runc path and a moby bundle path, as on a Docker host.
+    let realistic = line.len() - rec["runtime"].as_str().unwrap().len() + "/usr/sbin/runc".len()
+        - rec["bundle"].as_str().unwrap().len()
+        + format!("/run/containerd/io.containerd.runtime.v2.task/moby/{id}").len();
+    assert!(realistic < 2048, "{realistic} bytes: {line}");
+    assert_eq!(rec["outcome"], "hardened");
+    // The dropped capabilities are there (what an operator asks first).
+    assert!(
+        rampart::audit::expand(&rec["changes"])
+            .iter()
+            .any(|(_, f, before, _, _)| f == "/process/capabilities/bounding"
+                && before.as_array().unwrap().contains(&json!("CAP_NET_RAW")))
+    );
+    // containerd's CRI names the pod, namespace, container and image.
+    let e = Env::new();
+    e.write_spec(&fixture("containerd-1.6-cri/container.json"));
+    let _ = e.docker_create(&[]);
+    let a = &e.audit_lines()[0];
+    assert_eq!(a["image"], "docker.io/library/localbusybox:1");
+    assert_eq!(a["pod"], "e2e-hardened-hostnet-6727");
+    assert_eq!(a["namespace"], "default");
+    assert_eq!(a["container"], "c");
 }
 
 #[test]
@@ -701,11 +762,9 @@ fn a_second_create_of_the_same_bundle_changes_nothing_more() {
     let audit = e.audit_lines();
     assert_eq!(audit.len(), 2);
     assert!(
-        audit[1]["changes"]
-            .as_array()
-            .unwrap()
+        rampart::audit::expand(&audit[1]["changes"])
             .iter()
-            .all(|c| c["before"] == c["after"])
+            .all(|(_, _, before, after, _)| before == after)
     );
 }
 
@@ -723,7 +782,10 @@ fn explain_shows_what_create_does_and_writes_nothing() {
     assert_eq!(fs::read(e.config_path()).unwrap(), before);
     let explained: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(e.docker_create(&[]).status.success());
-    assert_eq!(explained["changes"], e.audit_lines()[0]["changes"]);
+    assert_eq!(
+        changed_fields(&explained["changes"]),
+        changed_fields(&e.audit_lines()[0]["changes"])
+    );
     let text = e.run(&[&c, "explain", "--profile", "baseline", b.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("profile baseline"));
 }
@@ -818,7 +880,7 @@ fn complain_mode_runs_the_request_unchanged_and_logs_what_enforce_would_do() {
             .iter()
             .any(|r| r["rule"] == "host-pid")
     );
-    assert!(!a["changes"].as_array().unwrap().is_empty());
+    assert!(!a["changes"].as_object().unwrap().is_empty());
 }
 
 #[test]
@@ -955,7 +1017,10 @@ fn explain_agrees_with_create_on_refusals() {
     assert_eq!(e.docker_create(&[]).status.code(), Some(1));
     let a = &e.audit_lines()[0];
     assert_eq!(explained["refusals"], a["refusals"]);
-    assert_eq!(explained["changes"], a["changes"]);
+    assert_eq!(
+        changed_fields(&explained["changes"]),
+        changed_fields(&a["changes"])
+    );
     let text =
         String::from_utf8_lossy(&e.run(&[&c, "explain", b.to_str().unwrap()]).stdout).into_owned();
     assert!(
@@ -1222,10 +1287,25 @@ fn update_above_the_profile_is_refused_with_the_ceiling_and_audited() {
 /// Docker's `-m 4g --pids-limit 4096 --ulimit nofile=16384:16384 --cpus 2` under
 /// restricted (defaults 2 GiB, 1024, nofile 65536 or the host's hard limit; ceilings 16 GiB,
 /// 32768, 524288): runc gets exactly what the user asked for, and the audit says so.
+/// `rampart explain --json` of the bundle as it is now: every change with its reason (the
+/// audit record keeps the changes, not the reasons).
+fn explained_changes(e: &Env, profile: Option<&str>) -> Value {
+    let (c, b) = (e.cfg(), e.bundle());
+    let mut args = vec![c.as_str(), "explain", "--json"];
+    if let Some(p) = profile {
+        args.extend(["--profile", p]);
+    }
+    args.push(b.to_str().unwrap());
+    let out = e.run(&args);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["changes"].clone()
+}
+
 #[test]
 fn explicit_limits_within_the_ceilings_are_honoured() {
     let e = Env::new();
     e.write_spec(&fixture("docker-20.10/limits-explicit.json"));
+    let explained = explained_changes(&e, None);
     let out = e.docker_create(&[]);
     assert!(
         out.status.success() && out.stderr.is_empty(),
@@ -1253,8 +1333,8 @@ fn explicit_limits_within_the_ceilings_are_honoured() {
         (&nofile[0]["soft"], &nofile[0]["hard"]),
         (&json!(16384), &json!(16384))
     );
-    let a = &e.audit_lines()[0];
-    let honoured: Vec<&str> = a["changes"]
+    let a = &explained;
+    let honoured: Vec<&str> = explained
         .as_array()
         .unwrap()
         .iter()
@@ -1364,6 +1444,7 @@ fn clamp_mode_lowers_explicit_limits_to_the_ceiling_and_audits_it() {
     spec["linux"]["resources"]["memory"]["swap"] = json!(128i64 << 30);
     spec["linux"]["resources"]["pids"]["limit"] = json!(-1);
     e.write_spec(&spec);
+    let explained = explained_changes(&e, Some("clamped"));
     let out = e.docker_create(&["--rampart-profile", "clamped"]);
     assert!(
         out.status.success(),
@@ -1381,7 +1462,7 @@ fn clamp_mode_lowers_explicit_limits_to_the_ceiling_and_audits_it() {
     );
     let a = &e.audit_lines()[0];
     assert_eq!(a["outcome"], "hardened");
-    let reasons: Vec<&str> = a["changes"]
+    let reasons: Vec<&str> = explained
         .as_array()
         .unwrap()
         .iter()
@@ -1662,6 +1743,31 @@ fn capabilities_asked_for_by_name_are_granted_where_the_profile_allows() {
         spec["process"]["capabilities"][set] = three.clone();
     }
     e.write_spec(&spec);
+    // The reason is explain's; the record keeps what was granted.
+    let (c, b) = (e.cfg(), e.bundle());
+    let explained: Value = serde_json::from_slice(
+        &e.run(&[
+            &c,
+            "explain",
+            "--json",
+            "--caller",
+            "containerd-shim",
+            b.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        explained["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("granted on explicit request")),
+        "{explained:?}"
+    );
     let out = e.docker_create(&[]);
     assert!(
         out.status.success(),
@@ -1679,17 +1785,13 @@ fn capabilities_asked_for_by_name_are_granted_where_the_profile_allows() {
         e.recorded_config()["process"]["noNewPrivileges"],
         json!(true)
     );
-    let audit = e.audit_lines();
     assert!(
-        audit[0]["changes"]
-            .as_array()
-            .unwrap()
+        rampart::audit::expand(&e.audit_lines()[0]["changes"])
             .iter()
-            .any(|c| c["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("granted on explicit request")),
-        "{audit:?}"
+            .any(|(step, _, _, _, why)| step == "capabilities"
+                && why.contains("granted on explicit request")),
+        "{:?}",
+        e.audit_lines()
     );
     // Docker's `--cap-add CHOWN` (the 14 defaults, then CHOWN again): CHOWN alone.
     let e = Env::new();
@@ -1944,4 +2046,113 @@ fn install_checks_first_and_writes_nothing_for_a_config_that_would_refuse_everyt
     let a = args(e.dir.join("config.toml").to_str().unwrap());
     e.run_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(daemon.exists());
+}
+
+/// `rampart install crio|podman` write one drop-in each (idempotent, backed up, refusing a
+/// foreign file); uninstall removes it, and `--remove-links` keeps the links another
+/// engine's registration (here containerd's handlers) still names.
+#[test]
+fn install_crio_and_podman_drop_ins_and_uninstall_keeps_links_in_use() {
+    let e = Env::new();
+    let root = e.dir.join("host");
+    fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    fs::copy(
+        env!("CARGO_BIN_EXE_rampart"),
+        root.join("usr/local/bin/rampart"),
+    )
+    .unwrap();
+    let r = root.to_str().unwrap().to_string();
+    let c = e.cfg();
+    let flags = ["--host-root", &r, "--binary", "/usr/local/bin/rampart"];
+    let run = |args: &[&str]| {
+        let out = e.run(&[&[c.as_str()][..], args, &flags].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let crio = root.join("etc/crio/crio.conf.d/99-rampart.conf");
+    let podman = root.join("etc/containers/containers.conf.d/99-rampart.conf");
+    run(&["install", "crio"]);
+    let text = fs::read_to_string(&crio).unwrap();
+    assert!(
+        text.contains("[crio.runtime.runtimes.rampart-baseline]"),
+        "{text}"
+    );
+    assert!(text.contains("runtime_path = \"/usr/local/bin/rampart-baseline\""));
+    assert!(run(&["install", "crio"]).contains("nothing changed"));
+    run(&["install", "podman"]);
+    let text = fs::read_to_string(&podman).unwrap();
+    assert!(
+        text.contains("rampart-isolated = [\"/usr/local/bin/rampart-isolated\"]"),
+        "{text}"
+    );
+    assert!(fs::symlink_metadata(root.join("usr/local/bin/rampart-baseline")).is_ok());
+    // containerd's handlers name the same links.
+    let conf = root.join("etc/containerd/config.toml");
+    run(&["install", "containerd"]);
+    // Uninstalling podman keeps the links (crio and containerd still use them).
+    let out = run(&["uninstall", "podman", "--remove-links"]);
+    assert!(
+        out.contains(
+            "kept link /usr/local/bin/rampart-baseline: still registered with containerd, crio"
+        ),
+        "{out}"
+    );
+    assert!(!podman.exists());
+    assert!(fs::symlink_metadata(root.join("usr/local/bin/rampart-baseline")).is_ok());
+    run(&["uninstall", "crio"]);
+    assert!(!crio.exists());
+    run(&["uninstall", "containerd"]);
+    assert!(
+        !fs::read_to_string(&conf)
+            .unwrap()
+            .contains("rampart-baseline")
+    );
+    // Nothing names them any more: now they go.
+    let out = run(&["uninstall", "podman", "--remove-links"]);
+    assert!(
+        out.contains("removed link /usr/local/bin/rampart-baseline"),
+        "{out}"
+    );
+    // A drop-in Rampart did not write is left alone.
+    fs::create_dir_all(podman.parent().unwrap()).unwrap();
+    fs::write(&podman, "[engine]\n").unwrap();
+    let out = e.run(&[&[c.as_str()][..], &["install", "podman"], &flags].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not written by Rampart"));
+    assert_eq!(fs::read_to_string(&podman).unwrap(), "[engine]\n");
+}
+
+/// The debug log is off by default and, when config.toml names one, gets one line per
+/// invocation with argv, phase timings and the decision.
+#[test]
+fn debug_log_is_opt_in_and_records_each_invocation() {
+    let e = Env::new();
+    assert!(e.docker_create(&[]).status.success());
+    assert!(!e.dir.join("debug.log").exists());
+    let cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap();
+    fs::write(
+        e.dir.join("config.toml"),
+        format!("{cfg}debug_log = {:?}\n", e.dir.join("debug.log")),
+    )
+    .unwrap();
+    e.write_spec(&fixture("docker-20.10/default.json"));
+    let _ = e.docker_create(&[]);
+    let text = fs::read_to_string(e.dir.join("debug.log")).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(
+        line["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "create")
+    );
+    assert!(line["phases_ms"]["settings"].is_number() && line["phases_ms"]["harden"].is_number());
+    assert!(
+        line["decision"].as_str().unwrap().starts_with("exec "),
+        "{line}"
+    );
 }

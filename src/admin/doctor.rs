@@ -326,6 +326,10 @@ impl Doctor {
                 .filter(|(_, t)| ids.iter().all(|c| t.contains(c)))
             {
                 finding(cve, Status::Ok, format!("upstream runc {version} is affected (fixed in {fixes}), but this distribution build carries the fix: {} lists it", path.display()))
+            } else if let Some(build) = distribution_build(&version, field("commit:").as_deref()) {
+                // RPM and other distributions backport too; without a changelog Rampart reads,
+                // it cannot tell.
+                finding(cve, Status::Warn, format!("runc {version} is a distribution build ({build}): upstream {} is affected (fixed in {fixes}); cannot tell whether this build carries the fix", upstream(&version))).because(*what, format!("check the package's changelog for {} (rpm -q --changelog runc, or your distribution's advisory), or upgrade runc to {fixes} or later", ids.join(", ")))
             } else {
                 finding(cve, *status, format!("runc {version} is affected (fixed in {fixes})")).because(*what, format!("upgrade runc to {fixes} or later (or to your distribution's build that lists {})", ids.join(", ")))
             });
@@ -990,6 +994,32 @@ fn version(s: &str) -> Option<(u32, u32, u32, u32)> {
 }
 
 /// Whether `v` lacks a fix first released in `fixed` (one version per release branch).
+/// The numeric upstream version at the start of `runc version`'s value (`1.1.5-2.el9` → `1.1.5`).
+fn upstream(v: &str) -> &str {
+    let end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    &v[..end]
+}
+
+/// Why `runc --version` looks like a distribution's build rather than upstream's: a suffix
+/// after the version (`+ds1`, `-2.el9`, `-1.fc39`), or a commit line that is not an upstream
+/// tag (`v1.1.5-0-g…` or a bare hash). None for an upstream build.
+pub(crate) fn distribution_build(version: &str, commit: Option<&str>) -> Option<String> {
+    let base = upstream(version);
+    let rest = &version[base.len()..];
+    // `-rc5` and `-dev` are upstream pre-releases.
+    if !rest.is_empty() && !rest.starts_with("-rc") && !rest.starts_with("+dev") && rest != "-dev" {
+        return Some(format!("version suffix {rest:?}"));
+    }
+    let commit = commit?.trim();
+    let hash = commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit());
+    if commit.is_empty() || hash || commit.starts_with('v') {
+        return None;
+    }
+    Some(format!("commit {commit:?}"))
+}
+
 fn affected(v: &str, fixed: &[&str]) -> Option<bool> {
     let v = version(v)?;
     let fixes: Vec<_> = fixed
@@ -1063,6 +1093,23 @@ fn text(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn distribution_builds_are_told_from_upstream_ones() {
+        assert_eq!(
+            distribution_build("1.1.5", Some("v1.1.5-0-gf19387a6")),
+            None
+        );
+        assert_eq!(
+            distribution_build("1.1.12", Some("51d5e94601ceffbbd85688df1c928ecccbfa4685")),
+            None
+        );
+        assert_eq!(distribution_build("1.0.0-rc5", None), None);
+        assert!(distribution_build("1.1.5+ds1", Some("1.1.5+ds1-1+deb12u1")).is_some());
+        assert!(distribution_build("1.1.5-2.el9", None).is_some());
+        assert!(distribution_build("1.1.5", Some("1.1.5-2.el9")).is_some());
+        assert_eq!(upstream("1.1.5-2.el9"), "1.1.5");
+    }
     use super::*;
 
     #[test]

@@ -1,4 +1,4 @@
-//! `rampart install docker|containerd` and `rampart uninstall docker|containerd`: register
+//! `rampart install docker|containerd|crio|podman` and `rampart uninstall ...`: register
 //! Rampart where engines look for runtimes, in one command, and take it out again.
 //!
 //! - Docker: one `runtimes` entry per profile in daemon.json (`rampart` = restricted,
@@ -11,7 +11,15 @@
 //!   `rampart.dev/profile` and `rampart.dev/waive` annotations allowed through), appended to config.toml as a marked
 //!   block so that the admin's own text and comments stay as they were; or printed.
 //!
-//! Both create `rampart-NAME` links beside the binary (or in `--bin-dir`): the name selects
+//! - CRI-O and podman: a drop-in file Rampart owns whole (`/etc/crio/crio.conf.d/99-rampart.conf`
+//!   with `[crio.runtime.runtimes.NAME]`, `/etc/containers/containers.conf.d/99-rampart.conf`
+//!   with `[engine.runtimes]`), each runtime the `rampart-NAME` link; rewritten only when it
+//!   differs (backup first), refused when the file is not Rampart's; uninstall removes it.
+//!
+//! `uninstall ... --remove-links` keeps every link another engine's registration still names
+//! (daemon.json, containerd's config.toml, CRI-O's and podman's config files and drop-ins).
+//!
+//! All create `rampart-NAME` links beside the binary (or in `--bin-dir`): the name selects
 //! the profile where an engine cannot pass arguments. A file that is not valid JSON/TOML, or
 //! that already has an entry by one of Rampart's names which Rampart would not have written,
 //! is refused with a message and left untouched. The merge logic is pure (serde_json
@@ -51,6 +59,47 @@ enum Engine {
     Docker(DockerArgs),
     /// containerd's config.toml: CRI runtime handlers (Kubernetes RuntimeClass handlers).
     Containerd(ContainerdArgs),
+    /// CRI-O: a drop-in in /etc/crio/crio.conf.d with one `[crio.runtime.runtimes.NAME]`
+    /// table per profile (Kubernetes RuntimeClass handlers).
+    Crio(DropinArgs<CrioPath>),
+    /// podman: a drop-in in /etc/containers/containers.conf.d with `[engine.runtimes]`
+    /// (`podman --runtime rampart-baseline run ...`).
+    Podman(DropinArgs<PodmanPath>),
+}
+
+pub const DEFAULT_CRIO_DROPIN: &str = "/etc/crio/crio.conf.d/99-rampart.conf";
+pub const DEFAULT_PODMAN_DROPIN: &str = "/etc/containers/containers.conf.d/99-rampart.conf";
+
+/// The drop-in's default path, per engine (a type so that clap's default differs).
+pub trait DropinPath: Clone + Send + Sync + std::fmt::Debug + 'static {
+    const PATH: &'static str;
+    const ENGINE: &'static str;
+}
+#[derive(Debug, Clone)]
+pub struct CrioPath;
+impl DropinPath for CrioPath {
+    const PATH: &'static str = DEFAULT_CRIO_DROPIN;
+    const ENGINE: &'static str = "crio";
+}
+#[derive(Debug, Clone)]
+pub struct PodmanPath;
+impl DropinPath for PodmanPath {
+    const PATH: &'static str = DEFAULT_PODMAN_DROPIN;
+    const ENGINE: &'static str = "podman";
+}
+
+#[derive(Debug, Args)]
+struct DropinArgs<P: DropinPath> {
+    #[command(flatten)]
+    common: Common,
+    /// The drop-in file Rampart owns (written whole, removed by uninstall).
+    #[arg(long, value_name = "PATH", default_value = P::PATH)]
+    file: PathBuf,
+    /// uninstall: also remove the rampart-NAME links (those no other engine still uses).
+    #[arg(long)]
+    remove_links: bool,
+    #[arg(skip)]
+    _p: std::marker::PhantomData<P>,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +194,8 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
         let common = match &cli.engine {
             Engine::Docker(a) => &a.common,
             Engine::Containerd(a) => &a.common,
+            Engine::Crio(a) => &a.common,
+            Engine::Podman(a) => &a.common,
         };
         let report =
             super::check::check(inv.rampart.config.as_deref(), common.host_root.as_deref());
@@ -165,6 +216,10 @@ pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
         (Engine::Docker(a), true) => uninstall_docker(host, a),
         (Engine::Containerd(a), false) => install_containerd(inv, host, a),
         (Engine::Containerd(a), true) => uninstall_containerd(host, a),
+        (Engine::Crio(a), false) => install_dropin(inv, host, a),
+        (Engine::Crio(a), true) => uninstall_dropin(host, a),
+        (Engine::Podman(a), false) => install_dropin(inv, host, a),
+        (Engine::Podman(a), true) => uninstall_dropin(host, a),
     };
     match result {
         Ok(report) => {
@@ -365,8 +420,44 @@ fn make_links(layout: &Layout, profiles: &[String], dry_run: bool) -> Result<Vec
     Ok(notes)
 }
 
-/// Removes the `rampart-NAME` links in the link directory that point at this binary.
-fn remove_links(layout: &Layout, dry_run: bool) -> Result<Vec<String>> {
+/// Every engine's registration file except `except`'s, as text (missing ones skipped):
+/// a link named in one of them is still in use.
+fn other_registrations(layout: &Layout, except: &str) -> Vec<(&'static str, String)> {
+    let mut files: Vec<(&'static str, PathBuf)> = vec![
+        ("docker", DEFAULT_DAEMON_JSON.into()),
+        ("containerd", DEFAULT_CONTAINERD_CONFIG.into()),
+        ("crio", "/etc/crio/crio.conf".into()),
+        ("podman", "/etc/containers/containers.conf".into()),
+    ];
+    for (engine, dir) in [
+        ("crio", "/etc/crio/crio.conf.d"),
+        ("podman", "/etc/containers/containers.conf.d"),
+    ] {
+        if let Ok(entries) = std::fs::read_dir(layout.local(Path::new(dir))) {
+            // Both engines read *.conf only (not Rampart's .bak backups).
+            let mut names: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".conf"))
+                .map(|e| Path::new(dir).join(e.file_name()))
+                .collect();
+            names.sort();
+            files.extend(names.into_iter().map(|n| (engine, n)));
+        }
+    }
+    files
+        .into_iter()
+        .filter(|(e, _)| *e != except)
+        .filter_map(|(e, p)| {
+            crate::host::read_capped(&layout.local(&p), 4 << 20)
+                .ok()
+                .map(|b| (e, String::from_utf8_lossy(&b).into_owned()))
+        })
+        .collect()
+}
+
+/// Removes the `rampart-NAME` links in the link directory that point at this binary,
+/// except those another engine's registration (`in_use`: engine, file text) still names.
+fn remove_links(layout: &Layout, dry_run: bool, in_use: &[(&str, String)]) -> Result<Vec<String>> {
     let target = layout.link_target();
     let dir = layout.local(&layout.bin_dir);
     let mut notes = Vec::new();
@@ -383,6 +474,27 @@ fn remove_links(layout: &Layout, dry_run: bool) -> Result<Vec<String>> {
     for n in names {
         let p = dir.join(&n);
         if std::fs::read_link(&p).is_ok_and(|t| t == target) {
+            let shown = layout.bin_dir.join(&n).display().to_string();
+            let users: Vec<&str> = in_use
+                .iter()
+                .filter(|(_, text)| {
+                    text.match_indices(&shown).any(|(i, _)| {
+                        // The whole name: not rampart-base inside rampart-baseline.
+                        !text[i + shown.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+                    })
+                })
+                .map(|(e, _)| *e)
+                .collect();
+            if !users.is_empty() {
+                notes.push(format!(
+                    "kept link {shown}: still registered with {}",
+                    users.join(", ")
+                ));
+                continue;
+            }
             if !dry_run {
                 std::fs::remove_file(&p)
                     .with_context(|| format!("cannot remove {}", p.display()))?;
@@ -656,7 +768,11 @@ fn uninstall_docker(host: &dyn Host, a: &DockerArgs) -> Result<String> {
     let (doc, notes) = docker_uninstall(doc, &is_ours)?;
     let mut out = format!("rampart uninstall docker: {}\n", a.daemon_json.display());
     let link_notes = if a.remove_links {
-        remove_links(&layout, a.common.dry_run)?
+        remove_links(
+            &layout,
+            a.common.dry_run,
+            &other_registrations(&layout, "docker"),
+        )?
     } else {
         vec![]
     };
@@ -1118,7 +1234,11 @@ fn uninstall_containerd(host: &dyn Host, a: &ContainerdArgs) -> Result<String> {
     let path = layout.local(&a.config);
     let mut out = format!("rampart uninstall containerd: {}\n", a.config.display());
     let link_notes = if a.remove_links {
-        remove_links(&layout, a.common.dry_run)?
+        remove_links(
+            &layout,
+            a.common.dry_run,
+            &other_registrations(&layout, "containerd"),
+        )?
     } else {
         vec![]
     };
@@ -1158,9 +1278,163 @@ fn finish_containerd(path: &Path, text: &str, dry_run: bool, host: &dyn Host) ->
     Ok(out)
 }
 
+// ------------------------------------------------------------------ crio, podman drop-ins
+
+/// The first line of every drop-in Rampart writes: a file without it is not Rampart's.
+pub const DROPIN_HEADER: &str = "# Written by `rampart install";
+
+/// The whole drop-in for `engine` (`crio` or `podman`): one runtime per profile, each the
+/// `rampart-NAME` link whose name selects the profile (neither engine passes arguments).
+pub fn dropin_text(engine: &str, names: &[(String, PathBuf)]) -> String {
+    let mut out = format!(
+        "{DROPIN_HEADER} {engine}`; `rampart uninstall {engine}` removes this file.\n\
+         # Each runtime is a link to Rampart whose name selects the profile.\n"
+    );
+    match engine {
+        "crio" => {
+            for (name, link) in names {
+                out.push_str(&format!(
+                    "\n[crio.runtime.runtimes.{}]\nruntime_path = {}\nruntime_type = \"oci\"\n",
+                    toml_key(name),
+                    toml_str(&link.display().to_string())
+                ));
+            }
+        }
+        _ => {
+            out.push_str("\n[engine.runtimes]\n");
+            for (name, link) in names {
+                out.push_str(&format!(
+                    "{} = [{}]\n",
+                    toml_key(name),
+                    toml_str(&link.display().to_string())
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn dropin_names(layout: &Layout, profiles: &[String]) -> Vec<(String, PathBuf)> {
+    runtime_names(profiles)
+        .into_iter()
+        .map(|r| (r.name, layout.link(&r.profile)))
+        .collect()
+}
+
+fn install_dropin<P: DropinPath>(
+    inv: &Invocation,
+    host: &dyn Host,
+    a: &DropinArgs<P>,
+) -> Result<String> {
+    let layout = Layout::new(&a.common, host)?;
+    let (profiles, warnings) = profiles(inv, &layout)?;
+    let path = layout.local(&a.file);
+    let text = dropin_text(P::ENGINE, &dropin_names(&layout, &profiles));
+    toml::from_str::<toml::Table>(&text).context("internal error: the drop-in is not TOML")?;
+    let old = read_optional(&path)?;
+    if let Some(old) = &old
+        && !old.starts_with(DROPIN_HEADER)
+    {
+        bail!(
+            "{} exists and was not written by Rampart; move it away or pass --file. Nothing was changed.",
+            a.file.display()
+        );
+    }
+    let mut out = format!("rampart install {}: {}\n", P::ENGINE, a.file.display());
+    let link_notes = make_links(&layout, &profiles, a.common.dry_run)?;
+    for n in link_notes.iter().chain(&warnings) {
+        out.push_str(&format!("  {n}\n"));
+    }
+    if old.as_deref() == Some(text.as_str()) {
+        out.push_str("  runtimes already installed: nothing changed\n");
+        return Ok(out);
+    }
+    if a.common.dry_run {
+        out.push_str(&format!(
+            "  dry run: nothing written; the file would be:\n{text}"
+        ));
+        return Ok(out);
+    }
+    match write_with_backup(&path, text.as_bytes(), host)? {
+        Some(b) => out.push_str(&format!("  backup of the previous file: {}\n", b.display())),
+        None => out.push_str("  created the file\n"),
+    }
+    out.push_str(match P::ENGINE {
+        "crio" => "  restart crio to apply (systemctl restart crio)\n",
+        _ => "  podman reads it at its next command\n",
+    });
+    Ok(out)
+}
+
+fn uninstall_dropin<P: DropinPath>(host: &dyn Host, a: &DropinArgs<P>) -> Result<String> {
+    let layout = Layout::new(&a.common, host)?;
+    let path = layout.local(&a.file);
+    let mut out = format!("rampart uninstall {}: {}\n", P::ENGINE, a.file.display());
+    let link_notes = if a.remove_links {
+        remove_links(
+            &layout,
+            a.common.dry_run,
+            &other_registrations(&layout, P::ENGINE),
+        )?
+    } else {
+        vec![]
+    };
+    for n in &link_notes {
+        out.push_str(&format!("  {n}\n"));
+    }
+    match read_optional(&path)? {
+        None => out.push_str("  no such file: nothing changed\n"),
+        Some(old) if !old.starts_with(DROPIN_HEADER) => bail!(
+            "{} was not written by Rampart; left as it is",
+            a.file.display()
+        ),
+        Some(_) if a.common.dry_run => out.push_str("  dry run: the file would be removed\n"),
+        Some(_) => {
+            // Backed up, then removed.
+            let backup = write_with_backup(&path, &std::fs::read(&path)?, host)?;
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", a.file.display()))?;
+            if let Some(b) = backup {
+                out.push_str(&format!("  removed; backup: {}\n", b.display()));
+            }
+            if P::ENGINE == "crio" {
+                out.push_str("  restart crio to apply\n");
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropins_are_toml_with_one_runtime_per_profile() {
+        let names = vec![
+            (
+                "rampart".to_string(),
+                PathBuf::from("/usr/local/bin/rampart-restricted"),
+            ),
+            (
+                "rampart-baseline".to_string(),
+                PathBuf::from("/usr/local/bin/rampart-baseline"),
+            ),
+        ];
+        let crio: toml::Table = toml::from_str(&dropin_text("crio", &names)).unwrap();
+        let rt = &crio["crio"]["runtime"]["runtimes"];
+        assert_eq!(
+            rt["rampart-baseline"]["runtime_path"].as_str(),
+            Some("/usr/local/bin/rampart-baseline")
+        );
+        assert_eq!(rt["rampart"]["runtime_type"].as_str(), Some("oci"));
+        let podman: toml::Table = toml::from_str(&dropin_text("podman", &names)).unwrap();
+        assert_eq!(
+            podman["engine"]["runtimes"]["rampart"][0].as_str(),
+            Some("/usr/local/bin/rampart-restricted")
+        );
+        assert!(dropin_text("podman", &names).starts_with(DROPIN_HEADER));
+    }
 
     fn wanted(binary: &str, config: Option<&str>) -> Vec<(String, Value)> {
         runtime_names(&["baseline".into(), "restricted".into(), "web".into()])

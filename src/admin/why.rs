@@ -35,7 +35,7 @@ pub(crate) struct Rec {
     pub profile: String,
     #[serde(default)]
     pub outcome: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "any_changes")]
     pub changes: Vec<Changed>,
     #[serde(default)]
     pub refusals: Vec<Value>,
@@ -58,6 +58,21 @@ pub(crate) struct Changed {
 /// This command's parser, for the command tree (help, completions, man pages).
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+/// Schema 1's list or schema 2's object (see [`crate::audit`]).
+fn any_changes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Changed>, D::Error> {
+    let v = <Value as serde::Deserialize>::deserialize(d)?;
+    Ok(crate::audit::expand(&v)
+        .into_iter()
+        .map(|(step, field, before, after, reason)| Changed {
+            step,
+            field,
+            before,
+            after,
+            reason,
+        })
+        .collect())
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {

@@ -217,8 +217,75 @@ fn part_matches(p: &Part, c: &str) -> bool {
     }
 }
 
-/// Whether a cleaned path is one of the files an engine binds for its own containers.
+/// The engines' real data roots where the admin moved them: (custom root, default root),
+/// from Docker's `data-root` (daemon.json) and containerd's `root` (config.toml). Paths
+/// under a custom root are judged as the same paths under the default one, so that a moved
+/// `/data/docker` is engine state and its per-container files are the engine's own.
+pub fn data_roots() -> &'static [(String, &'static str)] {
+    static ROOTS: std::sync::OnceLock<Vec<(String, &'static str)>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let read = |p: &str| {
+            crate::host::read_capped(std::path::Path::new(p), 1 << 20)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        parse_data_roots(
+            read("/etc/docker/daemon.json").as_deref(),
+            read("/etc/containerd/config.toml").as_deref(),
+        )
+    })
+}
+
+/// [`data_roots`] from the two files' text (pure). Unparsable files and relative or default
+/// roots give nothing.
+pub fn parse_data_roots(
+    daemon_json: Option<&str>,
+    containerd_toml: Option<&str>,
+) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    let docker = daemon_json
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|v| {
+            v.get("data-root")
+                .or(v.get("graph"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        });
+    let containerd = containerd_toml
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("root").and_then(|r| r.as_str()).map(String::from));
+    for (root, default) in [
+        (docker, "/var/lib/docker"),
+        (containerd, "/var/lib/containerd"),
+    ] {
+        if let Some(r) = root.filter(|r| r.starts_with('/')) {
+            let r = clean(&r);
+            if r != default && r != "/" {
+                out.push((r, default));
+            }
+        }
+    }
+    out
+}
+
+/// `cleaned` with a custom data root replaced by the engine's default one.
+pub fn remap(cleaned: &str, roots: &[(String, &'static str)]) -> Option<String> {
+    roots.iter().find_map(|(custom, default)| {
+        let rest = cleaned.strip_prefix(custom.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then(|| format!("{default}{rest}"))
+    })
+}
+
+/// Whether a cleaned path is one of the files an engine binds for its own containers
+/// (under the engines' real data roots too, see [`data_roots`]).
 pub fn engine_file(cleaned: &str) -> bool {
+    match remap(cleaned, data_roots()) {
+        Some(p) => engine_file_at_default(&p),
+        None => engine_file_at_default(cleaned),
+    }
+}
+
+fn engine_file_at_default(cleaned: &str) -> bool {
     let comps: Vec<&str> = cleaned.split('/').filter(|c| !c.is_empty()).collect();
     ENGINE_FILES.iter().any(|shape| match shape.last() {
         Some(Rest) => {
@@ -237,6 +304,14 @@ pub fn engine_file(cleaned: &str) -> bool {
 /// Why a cleaned bind source is engine or host-service state, if it is: it is such a
 /// directory, holds one, or lies below one without being an [`engine_file`].
 pub fn engine_state(cleaned: &str) -> Option<String> {
+    if let Some(p) = remap(cleaned, data_roots()) {
+        return engine_state_at_default(&p)
+            .map(|why| format!("{why}, moved to {cleaned} by the engine's data root"));
+    }
+    engine_state_at_default(cleaned)
+}
+
+fn engine_state_at_default(cleaned: &str) -> Option<String> {
     if cleaned.ends_with(".sock")
         && [
             "docker",
@@ -470,6 +545,30 @@ pub fn destinations(spec: &crate::spec::Spec) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn custom_data_roots_are_judged_as_the_default_ones() {
+        let roots = parse_data_roots(
+            Some(r#"{"data-root": "/data/docker/", "log-driver": "json-file"}"#),
+            Some("version = 2\nroot = \"/srv/containerd\"\n"),
+        );
+        assert_eq!(
+            roots,
+            [
+                ("/data/docker".to_string(), "/var/lib/docker"),
+                ("/srv/containerd".to_string(), "/var/lib/containerd")
+            ]
+        );
+        let id = "a".repeat(64);
+        let hosts = remap(&format!("/data/docker/containers/{id}/hosts"), &roots).unwrap();
+        assert!(engine_file_at_default(&hosts));
+        assert_eq!(remap("/data/dockerx/y", &roots), None);
+        assert!(engine_state_at_default(&remap("/data/docker", &roots).unwrap()).is_some());
+        // Default, relative or unparsable roots add nothing.
+        assert!(parse_data_roots(Some(r#"{"data-root": "/var/lib/docker"}"#), None).is_empty());
+        assert!(parse_data_roots(Some(r#"{"data-root": "rel"}"#), Some("root = [")).is_empty());
+        assert!(parse_data_roots(Some("{"), None).is_empty());
+    }
     use super::*;
 
     #[test]

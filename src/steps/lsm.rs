@@ -317,6 +317,7 @@ mod tests {
             profiles: Default::default(),
             runtime: "/bin/true".into(),
             audit_log: dir.join("audit.log"),
+            debug_log: None,
         };
         let plan = crate::pipeline::plan_spec(&config, &settings, &FakeHost("apparmor")).unwrap();
         assert_eq!(plan.spec.get(AA).unwrap(), "rampart-default");
