@@ -2156,3 +2156,32 @@ fn debug_log_is_opt_in_and_records_each_invocation() {
         "{line}"
     );
 }
+
+/// The shipped examples pass `rampart check` (what an admin copies must load): the example
+/// config with the example profiles beside it.
+#[test]
+fn the_examples_pass_rampart_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("examples-check-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let text = fs::read_to_string(root.join("examples/config.toml"))
+        .unwrap()
+        .replace(
+            "profiles_dir = \"/etc/rampart/profiles\"",
+            &format!("profiles_dir = {:?}", root.join("examples/profiles")),
+        );
+    let cfg = dir.join("config.toml");
+    fs::write(&cfg, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("profile web"), "{text}");
+}
