@@ -123,12 +123,17 @@ fn strings(v: &Value) -> Option<Vec<&str>> {
 /// A list of strings this long or shorter is written whole (`after`), longer ones as a diff.
 const SHORT_LIST: usize = 96;
 
+/// The longest note kept whole.
+const NOTE_MAX: usize = 400;
+
 /// One change as the record writes it (see the module doc).
 pub fn compact_value(c: &Change) -> Value {
     if c.before == c.after {
         let mut reason = c.reason.clone();
-        if reason.len() > 160 {
-            let mut end = 157;
+        // A note is a decision that changed nothing (ran without a user namespace, AppArmor
+        // off): long enough to say which and why.
+        if reason.len() > NOTE_MAX {
+            let mut end = NOTE_MAX - 3;
             while !reason.is_char_boundary(end) {
                 end -= 1;
             }
