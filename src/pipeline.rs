@@ -72,6 +72,16 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
                 .map(|(_, a)| a)
                 .collect();
         }
+        Some(cmd) if cmd.runs() && cmd.name == "delete" => {
+            // The clones staged for a user namespace go with the container.
+            if let Some(id) = cmd.id.as_deref() {
+                let force = cmd
+                    .flags
+                    .iter()
+                    .any(|f| f.name == "force" && f.value.as_deref() != Some("false".as_ref()));
+                crate::stage::on_delete(inv.global.root.as_deref(), id, force);
+            }
+        }
         Some(cmd) if cmd.runs() && cmd.name == "update" => {
             stdin = crate::update::check(inv, cmd, &settings, host)?
         }
@@ -131,6 +141,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub refusals: Vec<Violation>,
     pub notes: Vec<String>,
+    /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
+    /// mapping they are id-mapped to.
+    pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
 }
 
 impl Plan {
@@ -222,6 +235,13 @@ pub fn plan_container(
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
+    // Only when the userns step pointed the spec at the clones.
+    let staging = facts
+        .userns
+        .and_then(|u| u.stage.zip(u.mapping.ok()))
+        .filter(|(s, _)| {
+            spec.get("/root/path").and_then(serde_json::Value::as_str) == s.rootfs.target.to_str()
+        });
     Ok(Plan {
         profile: choice.profile,
         mode,
@@ -229,6 +249,7 @@ pub fn plan_container(
         changes,
         refusals,
         notes,
+        staging,
     })
 }
 
@@ -263,7 +284,18 @@ pub(crate) fn harden_bundle(
         .id
         .as_deref()
         .map(|id| crate::idmap::Container::new(runc_root, id));
-    let plan = plan_container(&dir, CONFIG, settings, host, container.as_ref())?;
+    let mut plan = plan_container(&dir, CONFIG, settings, host, container.as_ref())?;
+    if let (Some((s, m)), "hardened") = (&plan.staging, plan.outcome()) {
+        for (path, how) in crate::stage::apply(s, m, &plan.spec)? {
+            plan.changes.push(Change {
+                step: "userns",
+                field: format!("host:{path}"),
+                before: serde_json::Value::Null,
+                after: serde_json::Value::Null,
+                reason: how,
+            });
+        }
+    }
     let outcome = plan.outcome();
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
