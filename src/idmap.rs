@@ -400,7 +400,14 @@ pub fn gather(
     }
     // Staging replaces fix_traversal: not with it, not for pods (their sandbox's files), and
     // only when the container is really being created.
-    let stage = match (&mapping, allocate_now, &root, &joined) {
+    // `explain` (no container) shows what create would do, for the bundle directory's name.
+    let bundle_real = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
+    let shown = bundle_real
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|_| container.is_none())
+        .map(|id| Container::new(None, id));
+    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root, &joined) {
         (Ok(m), Some(c), Some(rootfs), None) if !p.fix_traversal => {
             let id = c
                 .state
@@ -411,7 +418,7 @@ pub fn gather(
                 .get("/root/path")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let bundle = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
+            let bundle = &bundle_real;
             let sources: Vec<String> = binds.iter().map(|b| b.display().to_string()).collect();
             let blocked = |src: &Path| {
                 src.ancestors()
@@ -419,7 +426,7 @@ pub fn gather(
                     .filter_map(host_dir)
                     .any(|d| d.blocks(m))
             };
-            crate::stage::plan(id, c, &bundle, root_path, rootfs, &sources, &blocked)
+            crate::stage::plan(id, c, bundle, root_path, rootfs, &sources, &blocked)
         }
         _ => None,
     };
