@@ -9,9 +9,12 @@
 //! - a bind mount that runc remounts (`ro`, `nosuid`, ...) must keep the flags the kernel
 //!   locks from its source filesystem (`nosuid`, `nodev`, `noexec`, `ro`, atime): they are added.
 //! - every directory above the rootfs and bind sources must be searchable by the mapped root
-//!   (Docker's are 0710): refused, or with `fix_traversal` given o+x by the pipeline (recorded here).
-//! - mount points missing from the image cannot be created by the mapped root: the profile's
-//!   own tmpfs mounts there are dropped; the request's are refused.
+//!   (Docker's are 0710): the rootfs and those sources are staged as clones under
+//!   /run/rampart/stage (`stage`; id-mapped where engine-owned) and the spec points at them;
+//!   with `fix_traversal` the pipeline gives the directories o+x instead (recorded here).
+//! - mount points missing from the image cannot be created by the mapped root: in a staged
+//!   engine-owned rootfs Rampart creates them; otherwise the profile's own tmpfs mounts there
+//!   are dropped and the request's are refused.
 //!
 //! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
 //! too, with its mapping, where that user namespace owns every namespace joined and Rampart
