@@ -45,6 +45,9 @@ pub struct UsernsFacts {
     /// The user namespace that owns namespaces the spec joins, where the container can join
     /// it too (a CRI pod's containers and their sandbox's); `mapping` is then its mapping.
     pub joined: Option<Joined>,
+    /// Clones Rampart stages for the container's root to reach (create, enforce mode, without
+    /// `fix_traversal`): see `stage`.
+    pub stage: Option<crate::stage::Staging>,
 }
 
 /// A user namespace of a pod sandbox that a container joins with the sandbox's namespaces.
@@ -395,6 +398,38 @@ pub fn gather(
                 std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(d.mode | 0o001));
         }
     }
+    // Staging replaces fix_traversal: not with it, not for pods (their sandbox's files), and
+    // only when the container is really being created.
+    // `explain` (no container) shows what create would do, for the bundle directory's name.
+    let bundle_real = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
+    let shown = bundle_real
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|_| container.is_none())
+        .map(|id| Container::new(None, id));
+    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root, &joined) {
+        (Ok(m), Some(c), Some(rootfs), None) if !p.fix_traversal => {
+            let id = c
+                .state
+                .file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let root_path = request
+                .get("/root/path")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let bundle = &bundle_real;
+            let sources: Vec<String> = binds.iter().map(|b| b.display().to_string()).collect();
+            let blocked = |src: &Path| {
+                src.ancestors()
+                    .skip(1)
+                    .filter_map(host_dir)
+                    .any(|d| d.blocks(m))
+            };
+            crate::stage::plan(id, c, bundle, root_path, rootfs, &sources, &blocked)
+        }
+        _ => None,
+    };
     Some(UsernsFacts {
         mapping,
         origin,
@@ -402,6 +437,7 @@ pub fn gather(
         missing,
         mount_flags,
         joined,
+        stage,
     })
 }
 

@@ -110,6 +110,16 @@ fn prepare_with(
                 .map(|(_, a)| a)
                 .collect();
         }
+        Some(cmd) if cmd.runs() && cmd.name == "delete" => {
+            // The clones staged for a user namespace go with the container.
+            if let Some(id) = cmd.id.as_deref() {
+                let force = cmd
+                    .flags
+                    .iter()
+                    .any(|f| f.name == "force" && f.value.as_deref() != Some("false".as_ref()));
+                crate::stage::on_delete(inv.global.root.as_deref(), id, force);
+            }
+        }
         Some(cmd) if cmd.runs() && cmd.name == "update" => {
             stdin = crate::update::check(inv, cmd, &settings, host)?
         }
@@ -171,6 +181,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The size of the config.json read (to size the buffer the hardened one is written to).
     pub request_bytes: usize,
+    /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
+    /// mapping they are id-mapped to.
+    pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
 }
 
 impl Plan {
@@ -280,6 +293,13 @@ pub fn plan_container(
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
+    // Only when the userns step pointed the spec at the clones.
+    let staging = facts
+        .userns
+        .and_then(|u| u.stage.zip(u.mapping.ok()))
+        .filter(|(s, _)| {
+            spec.get("/root/path").and_then(serde_json::Value::as_str) == s.rootfs.target.to_str()
+        });
     Ok(Plan {
         profile: choice.profile,
         mode,
@@ -288,6 +308,7 @@ pub fn plan_container(
         refusals,
         notes,
         request_bytes,
+        staging,
     })
 }
 
@@ -322,7 +343,18 @@ pub(crate) fn harden_bundle(
         .id
         .as_deref()
         .map(|id| crate::idmap::Container::new(runc_root, id));
-    let plan = plan_container(&dir, CONFIG, settings, host, container.as_ref())?;
+    let mut plan = plan_container(&dir, CONFIG, settings, host, container.as_ref())?;
+    if let (Some((s, m)), "hardened") = (&plan.staging, plan.outcome()) {
+        for (path, how) in crate::stage::apply(s, m, &plan.spec)? {
+            plan.changes.push(Change {
+                step: "userns",
+                field: format!("host:{path}"),
+                before: serde_json::Value::Null,
+                after: serde_json::Value::Null,
+                reason: how,
+            });
+        }
+    }
     let outcome = plan.outcome();
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {

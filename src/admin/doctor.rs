@@ -578,7 +578,7 @@ impl Doctor {
         };
         match f.max_userns {
             Some(0) => finding("userns", Status::Warn, format!("user namespaces disabled (user.max_user_namespaces = 0); {sub}")).because("root in a container stays root on the host: Rampart's isolated profile and dockerd --userns-remap cannot work (CIS 5.31)", "sysctl -w user.max_user_namespaces=15000"),
-            Some(n) => finding("userns", Status::Ok, format!("user namespaces available (max {n}); {sub}")),
+            Some(n) => finding("userns", Status::Ok, format!("user namespaces available (max {n}); {sub}; under isolated, containers sharing the host's pid, ipc or uts namespace and CRI pods' containers are refused (runc 1.1)")),
             None => finding("userns", Status::Warn, format!("no user.max_user_namespaces (kernel without user namespaces?); {sub}")).because("Rampart's isolated profile needs user namespaces", "run a kernel with CONFIG_USER_NS"),
         }
     }
@@ -795,6 +795,14 @@ impl Doctor {
                 out.push("user namespaces are disabled".into());
             } else if let Err(e) = crate::idmap::pool(&p.userns, &self.path("etc")) {
                 out.push(format!("{e:#}"));
+            } else if !p.userns.fix_traversal
+                && let Some(rel) = self.read("proc/sys/kernel/osrelease")
+                && !idmapped_mounts(&rel)
+            {
+                out.push(format!(
+                    "kernel {} has no id-mapped mounts (5.12+) to stage the rootfs with: set fix_traversal = true under [userns]",
+                    rel.trim()
+                ));
             }
         }
         let aa = &p.lsm.apparmor_profile;
@@ -808,6 +816,17 @@ impl Doctor {
         }
         out
     }
+}
+
+/// Whether a kernel release (`6.1.0-18-amd64`) has open_tree, mount_setattr and
+/// MOUNT_ATTR_IDMAP (Linux 5.12).
+fn idmapped_mounts(release: &str) -> bool {
+    let mut v = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|x| x.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    (major, minor) >= (5, 12)
 }
 
 fn not_configured(id: &str, daemon: &str, p: &Path, host: &dyn Host, fix: &str) -> Finding {
@@ -1110,6 +1129,15 @@ mod tests {
         assert!(distribution_build("1.1.5", Some("1.1.5-2.el9")).is_some());
         assert_eq!(upstream("1.1.5-2.el9"), "1.1.5");
     }
+
+    #[test]
+    fn idmapped_mounts_come_with_linux_5_12() {
+        assert!(super::idmapped_mounts("6.18.44-fc-v1045\n"));
+        assert!(super::idmapped_mounts("5.12.0"));
+        assert!(!super::idmapped_mounts("5.10.0-28-amd64"));
+        assert!(!super::idmapped_mounts("garbage"));
+    }
+
     use super::*;
 
     #[test]

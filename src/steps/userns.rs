@@ -9,9 +9,12 @@
 //! - a bind mount that runc remounts (`ro`, `nosuid`, ...) must keep the flags the kernel
 //!   locks from its source filesystem (`nosuid`, `nodev`, `noexec`, `ro`, atime): they are added.
 //! - every directory above the rootfs and bind sources must be searchable by the mapped root
-//!   (Docker's are 0710): refused, or with `fix_traversal` given o+x by the pipeline (recorded here).
-//! - mount points missing from the image cannot be created by the mapped root: the profile's
-//!   own tmpfs mounts there are dropped; the request's are refused.
+//!   (Docker's are 0710): the rootfs and those sources are staged as clones under
+//!   /run/rampart/stage (`stage`; id-mapped where engine-owned) and the spec points at them;
+//!   with `fix_traversal` the pipeline gives the directories o+x instead (recorded here).
+//! - mount points missing from the image cannot be created by the mapped root: in a staged
+//!   engine-owned rootfs Rampart creates them; otherwise the profile's own tmpfs mounts there
+//!   are dropped and the request's are refused.
 //!
 //! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
 //! too, with its mapping, where that user namespace owns every namespace joined and Rampart
@@ -136,7 +139,9 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         let under_other = dests
             .iter()
             .any(|o| o != d && (o == "/" || d.starts_with(&format!("{o}/"))));
-        if !facts.missing.contains(d) || under_other {
+        // Rampart creates them in an engine-owned rootfs it stages.
+        let created = facts.stage.as_ref().is_some_and(|s| s.engine_rootfs);
+        if !facts.missing.contains(d) || under_other || created {
             continue;
         }
         let ours = mounts[i]["type"] == "tmpfs"
@@ -155,7 +160,8 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
         }
     }
     let blocked: Vec<&crate::idmap::HostDir> = facts.dirs.iter().filter(|d| d.blocks(&m)).collect();
-    if !p.fix_traversal {
+    // Staged clones are reached through /run/rampart/stage, not these directories.
+    if !p.fix_traversal && facts.stage.is_none() {
         for d in &blocked {
             why.push(format!(
                 "root in the container (host uid {}) cannot traverse the host directory {} (mode {:04o}); an admin can `chmod o+x` it, or set fix_traversal = true under [userns] to let Rampart do so",
@@ -261,6 +267,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             ch.set(spec, &format!("/mounts/{i}/options"), json!(opts), why)?;
         }
     }
+    if let Some(st) = &facts.stage {
+        stage(spec, st, ch)?;
+        return Ok(());
+    }
     for d in blocked {
         ch.record(
             &format!("host:{}", d.path),
@@ -271,6 +281,48 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 m.uid
             ),
         );
+    }
+    Ok(())
+}
+
+/// Points the spec at the staged clones (`stage::apply` makes them before runc runs).
+fn stage(spec: &mut Spec, st: &crate::stage::Staging, ch: &mut Changes) -> Result<()> {
+    let how = |e: &crate::stage::Entry| {
+        if e.idmap {
+            "an id-mapped clone (a plain one where the filesystem cannot be id-mapped), at a path root in the container can traverse"
+        } else {
+            "a plain clone (never id-mapped: not the engine's), at a path root in the container can traverse"
+        }
+    };
+    let target = st.rootfs.target.display().to_string();
+    ch.set(
+        spec,
+        "/root/path",
+        json!(target),
+        format!(
+            "the rootfs {}, staged as {}",
+            st.rootfs.source,
+            how(&st.rootfs)
+        ),
+    )?;
+    let mounts: Vec<Value> = spec.typed("/mounts")?.unwrap_or_default();
+    for (i, m) in mounts.iter().enumerate() {
+        let Some(e) = st.binds.iter().find(|e| m["source"] == e.source.as_str()) else {
+            continue;
+        };
+        let bind = m["type"] == "bind"
+            || m["options"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"));
+        if bind {
+            let to = e.target.display().to_string();
+            ch.set(
+                spec,
+                &format!("/mounts/{i}/source"),
+                json!(to),
+                format!("staged as {}", how(e)),
+            )?;
+        }
     }
     Ok(())
 }
@@ -380,6 +432,7 @@ mod tests {
             missing: vec![],
             mount_flags: Default::default(),
             joined: None,
+            stage: None,
         };
         f(&mut u);
         HostFacts {
