@@ -445,6 +445,18 @@ fn a_full_audit_filesystem_never_leaves_a_partial_line() {
     assert!(e.create().status.success());
     let before = e.audit_lines();
     assert_eq!(before.len(), 1);
+    // A record (~2 KB) may fit in what its page has left: pad the log with a JSON line so that
+    // only 100 bytes of the last page are free, then fill the filesystem.
+    let len = fs::metadata(&e.audit).unwrap().len() as usize;
+    let pad = (4096 - len % 4096 + 4096 - 100 - "{\"pad\":\"\"}\n".len()) % 4096;
+    let mut f = fs::OpenOptions::new().append(true).open(&e.audit).unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        format!("{{\"pad\":\"{}\"}}\n", "x".repeat(pad)).as_bytes(),
+    )
+    .unwrap();
+    drop(f);
+    assert_eq!(fs::metadata(&e.audit).unwrap().len() % 4096, 4096 - 100);
     let fill = t.fill_leaving(0);
     e.write_config();
     let out = e.create();
