@@ -251,9 +251,18 @@ pub fn parse_data_roots(
                 .and_then(Value::as_str)
                 .map(String::from)
         });
-    let containerd = containerd_toml
-        .and_then(|t| t.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("root").and_then(|r| r.as_str()).map(String::from));
+    // Only the top-level `root` key matters: read the lines before the first table header
+    // instead of parsing containerd's whole config on every container start.
+    let containerd = containerd_toml.and_then(|t| {
+        t.lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with('['))
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "root").then(|| v.trim().parse::<toml::Value>().ok())?
+            })
+            .and_then(|v| v.as_str().map(String::from))
+    });
     for (root, default) in [
         (docker, "/var/lib/docker"),
         (containerd, "/var/lib/containerd"),
