@@ -18,6 +18,7 @@ pub mod exec;
 pub mod golang;
 pub mod host;
 pub mod idmap;
+pub mod learn;
 pub mod lsm;
 pub mod mountapi;
 pub mod pipeline;

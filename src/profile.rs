@@ -307,6 +307,15 @@ pub struct SeccompPolicy {
     /// no 32-bit syscall entry at all closes the socketcall(2) argument-filter gap.
     #[serde(default)]
     pub compat_arches: bool,
+    /// Only these syscalls (native architecture), of those the allow-list allows: a narrowing
+    /// (a name the allow-list leaves out stays denied). `rampart learn profile` writes it.
+    #[serde(default)]
+    pub syscalls: Option<Vec<String>>,
+    /// The same for the compat architectures (x86, x32), with `compat_arches = true`. A
+    /// filter names syscalls for every architecture it covers at once, so with both lists
+    /// the union is allowed on each of them.
+    #[serde(default)]
+    pub compat_syscalls: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -460,6 +469,20 @@ pub struct ProfileSource {
 impl ProfileSource {
     pub fn load(&self, name: &str) -> Result<Profile> {
         let table = self.load_table(name, 0)?;
+        Self::finish(name, table)
+    }
+
+    /// A profile named `name` whose text is `text` (not yet a file), `extends` resolved
+    /// through this source: what `load` would make of it once installed.
+    pub fn load_text(&self, name: &str, text: &str) -> Result<Profile> {
+        check_name(name)?;
+        let table: toml::Table =
+            toml::from_str(text).with_context(|| format!("profile {name:?} is not valid TOML"))?;
+        let table = self.resolve_extends(name, table, 0)?;
+        Self::finish(name, table)
+    }
+
+    fn finish(name: &str, table: toml::Table) -> Result<Profile> {
         let mut profile: Profile = table
             .try_into()
             .with_context(|| format!("profile {name:?} is not a valid Rampart profile"))?;
@@ -511,8 +534,17 @@ impl ProfileSource {
             );
         }
         let (text, origin) = self.text(name)?;
-        let mut table: toml::Table = toml::from_str(&text)
+        let table: toml::Table = toml::from_str(&text)
             .with_context(|| format!("profile {name:?} ({origin}) is not valid TOML"))?;
+        self.resolve_extends(name, table, depth)
+    }
+
+    fn resolve_extends(
+        &self,
+        name: &str,
+        mut table: toml::Table,
+        depth: usize,
+    ) -> Result<toml::Table> {
         if let Some(parent) = table.get("extends").cloned() {
             let parent = parent
                 .as_str()
@@ -593,6 +625,7 @@ impl Profile {
             crate::policy::devices::parse(d).context("policy.devices")?;
         }
         self.resources.check()?;
+        crate::seccomp::check_profile_names(&self.seccomp, std::env::consts::ARCH)?;
         crate::idmap::check(&self.userns).context("userns")?;
         for h in &self.policy.hooks {
             h.check().context("policy.hooks")?;

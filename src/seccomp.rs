@@ -1243,7 +1243,11 @@ fn render_filter<'l>(
     }
     allow.sort_unstable();
     allow.dedup();
-    let allow = allow.into_iter().map(|(_, n)| n).collect();
+    let mut allow: Vec<&str> = allow.into_iter().map(|(_, n)| n).collect();
+    if let Some(only) = profile_names(policy, arches.len() > 1) {
+        allow.retain(|n| only.contains(n));
+        by_name.retain(|n, _| only.contains(n));
+    }
     Ok(Filter {
         default_errno: list.default_errno,
         arches,
@@ -1256,6 +1260,124 @@ fn render_filter<'l>(
         deny: Vec::new(),
         errno_rules,
     })
+}
+
+/// The profile's own narrowing (`[seccomp] syscalls`, and `compat_syscalls` when compat
+/// architectures are filtered): None when the profile has none.
+fn profile_names(policy: &SeccompPolicy, with_compat: bool) -> Option<Vec<&str>> {
+    let native = policy.syscalls.as_ref()?;
+    let mut names: Vec<&str> = native.iter().map(String::as_str).collect();
+    if with_compat {
+        names.extend(policy.compat_syscalls.iter().flatten().map(String::as_str));
+    }
+    names.sort_unstable();
+    names.dedup();
+    Some(names)
+}
+
+/// libseccomp's architecture for a name as recordings write it (`x86_64`, `x86`, `x32`,
+/// `aarch64`, `arm`, ...: Rust's names, plus `x32`).
+pub fn scmp_arch(name: &str) -> Option<ScmpArch> {
+    Some(match name {
+        "x32" => ScmpArch::X32,
+        other => {
+            let (native, _) = host_arches(other).ok()?;
+            native.scmp?
+        }
+    })
+}
+
+/// Whether libseccomp knows `name` as a syscall of `arch` (a recording's name). None when
+/// the architecture is unknown.
+pub fn syscall_on(arch: &str, name: &str) -> Option<bool> {
+    let a = scmp_arch(arch)?;
+    Some(ScmpSyscall::from_name_by_arch(name, a).is_ok_and(|nr| i32::from(nr) >= 0))
+}
+
+/// The compat architectures of a host (recording names: `x86`, `x32`, `arm`, ...).
+pub fn compat_arch_names(rust_arch: &str) -> Vec<&'static str> {
+    let Ok((_, compat)) = host_arches(rust_arch) else {
+        return Vec::new();
+    };
+    compat
+        .iter()
+        .filter_map(|a| match a.scmp? {
+            ScmpArch::X86 => Some("x86"),
+            ScmpArch::X32 => Some("x32"),
+            ScmpArch::Arm => Some("arm"),
+            ScmpArch::S390 => Some("s390"),
+            ScmpArch::Ppc => Some("ppc"),
+            ScmpArch::Mips64N32 | ScmpArch::Mipsel64N32 => Some("mips64n32"),
+            ScmpArch::Mips | ScmpArch::Mipsel => Some("mips"),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks a profile's `[seccomp] syscalls` and `compat_syscalls`: every name a syscall
+/// libseccomp knows on the host's native architecture (compat names: on one of its compat
+/// architectures), as an admin's allow-list's names are checked.
+pub fn check_profile_names(policy: &SeccompPolicy, rust_arch: &str) -> Result<()> {
+    let (native, compat) = host_arches(rust_arch)?;
+    let known = |arches: &[Arch], n: &str| {
+        arches.iter().any(|a| {
+            a.scmp.is_some_and(|s| {
+                ScmpSyscall::from_name_by_arch(n, s).is_ok_and(|nr| i32::from(nr) >= 0)
+            })
+        })
+    };
+    for n in policy.syscalls.iter().flatten() {
+        check_syscall_name("seccomp.syscalls", n)?;
+        ensure!(
+            known(&[native], n),
+            "seccomp.syscalls: {n:?} is not a syscall libseccomp knows on {} (a typo, or a compat-only name: list those in compat_syscalls)",
+            native.oci
+        );
+    }
+    if let Some(c) = &policy.compat_syscalls {
+        ensure!(
+            policy.compat_arches && !compat.is_empty(),
+            "seccomp.compat_syscalls needs compat_arches = true on a host with compat architectures"
+        );
+        ensure!(
+            policy.syscalls.is_some(),
+            "seccomp.compat_syscalls needs seccomp.syscalls (the native architecture's list)"
+        );
+        for n in c {
+            check_syscall_name("seccomp.compat_syscalls", n)?;
+            ensure!(
+                known(compat, n),
+                "seccomp.compat_syscalls: {n:?} is not a syscall libseccomp knows on {}",
+                compat
+                    .iter()
+                    .map(|a| a.oci)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+        }
+    }
+    Ok(())
+}
+
+impl AllowList {
+    /// The group that allows `name` on `rust_arch` (listed outright or in a rule), with the
+    /// capability it needs in the bounding set, if any.
+    pub fn group_of(&self, name: &str, rust_arch: &str) -> Option<(&str, Option<&str>)> {
+        self.groups
+            .iter()
+            .filter(|g| {
+                g.arches
+                    .as_ref()
+                    .is_none_or(|a| a.iter().any(|x| x == rust_arch))
+            })
+            .find(|g| {
+                g.syscalls.iter().any(|s| s == name)
+                    || g.rules
+                        .iter()
+                        .any(|r| r.syscall == name && r.action.allows() && r.applies_to(rust_arch))
+            })
+            .map(|g| (g.name.as_str(), g.requires_cap.as_deref()))
+    }
 }
 
 /// Renders `list` into an OCI `linux.seccomp` for the host architecture `arch`
@@ -2610,6 +2732,8 @@ mod tests {
             profile: path.display().to_string(),
             deny_groups: vec![],
             compat_arches: false,
+            syscalls: None,
+            compat_syscalls: None,
         };
         let v = render(&own, &p, "x86_64", &[]).unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -2680,6 +2804,8 @@ mod tests {
                     profile: "rampart-default".into(),
                     deny_groups: vec![],
                     compat_arches: compat,
+                    syscalls: None,
+                    compat_syscalls: None,
                 };
                 let v =
                     render(&l, &p, host, &all_caps()).unwrap_or_else(|e| panic!("{host}: {e:#}"));
@@ -2696,6 +2822,8 @@ mod tests {
             profile: "/etc/x.json".into(),
             deny_groups: vec![],
             compat_arches: false,
+            syscalls: None,
+            compat_syscalls: None,
         };
         let err = render(&e, &p, "x86_64", &[]).unwrap_err().to_string();
         assert!(err.contains("\"raed\""), "{err}");
@@ -2924,6 +3052,8 @@ mod tests {
             profile: "rampart-default".into(),
             deny_groups: vec!["ptrce".into()],
             compat_arches: false,
+            syscalls: None,
+            compat_syscalls: None,
         };
         let e = render(&list(), &p, "x86_64", &[]).unwrap_err().to_string();
         assert!(e.contains("ptrce") && e.contains("ptrace"), "{e}");

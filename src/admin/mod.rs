@@ -12,6 +12,7 @@ pub mod cli;
 pub mod doctor;
 pub mod explain;
 pub mod install;
+pub mod learn;
 pub mod profiles;
 pub mod why;
 
@@ -68,6 +69,12 @@ pub const COMMANDS: &[(&str, &str, CommandMain, CommandTree)] = &[
         "register Rampart with docker or containerd",
         install::main,
         install::command,
+    ),
+    (
+        "learn",
+        "show recordings of a workload, or make a least-privilege profile from them",
+        learn::main,
+        learn::command,
     ),
     (
         "man",

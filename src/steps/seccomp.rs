@@ -33,6 +33,12 @@ fn reason(list: &str, policy: &crate::profile::SeccompPolicy, h: &seccomp::Harde
     if !policy.deny_groups.is_empty() {
         s += &format!("; groups left out: {}", policy.deny_groups.join(", "));
     }
+    if let Some(only) = &policy.syscalls {
+        s += &format!(
+            "; narrowed to the profile's {} syscalls",
+            only.len() + policy.compat_syscalls.as_ref().map_or(0, Vec::len)
+        );
+    }
     s += ")";
     if !h.intersected {
         s += " installed; request had none";
