@@ -16,8 +16,9 @@ pub const BASE: &str = "restricted";
 
 /// What runc's init does between installing the filter and exec'ing the container's
 /// process (runc 1.1.5 with no-new-privileges, libcontainer/standard_init_linux.go: close
-/// the sync and log pipes, open and write the exec fifo through /proc/self/fd, close every
-/// other fd via /proc/self/fd, execve; the Go runtime's threads meanwhile). A recorder starts
+/// the sync and log pipes, open and write the exec fifo through /proc/self/fd, open
+/// /proc/self/fd, fstatfs it (EnsureProcHandle), read it and close every other fd, execve;
+/// the Go runtime's threads meanwhile). tests/e2e_learn.rs starts containers with it. A recorder starts
 /// at the exec of process.args, so recordings never show these; without them the container
 /// would not start.
 pub const RUNTIME_FLOOR: &[&str] = &[
@@ -29,6 +30,7 @@ pub const RUNTIME_FLOOR: &[&str] = &[
     "exit_group",
     "fcntl",
     "fstat",
+    "fstatfs",
     "futex",
     "getdents64",
     "getpid",
