@@ -774,6 +774,48 @@ mod tests {
         );
     }
 
+    /// `[seccomp] syscalls` / `compat_syscalls`: names libseccomp knows on the native / a
+    /// compat architecture (x86_64 hosts here), compat names only with compat_arches.
+    #[test]
+    fn seccomp_syscall_lists_are_checked_per_architecture() {
+        if std::env::consts::ARCH != "x86_64" {
+            return;
+        }
+        let src = ProfileSource::default();
+        let load = |body: &str| {
+            src.load_text("t", &format!("extends = \"restricted\"\n[seccomp]\n{body}"))
+                .map_err(|e| format!("{e:#}"))
+        };
+        let p = load("syscalls = [\"read\", \"openat\"]\n").unwrap();
+        assert_eq!(p.seccomp.syscalls.unwrap(), ["read", "openat"]);
+        for (body, want) in [
+            (
+                "syscalls = [\"raed\"]\n",
+                "\"raed\" is not a syscall libseccomp knows on SCMP_ARCH_X86_64",
+            ),
+            // socketcall exists only on x86: a compat name.
+            ("syscalls = [\"socketcall\"]\n", "compat_syscalls"),
+            ("syscalls = [\"Read\"]\n", "is not a syscall name"),
+            (
+                "syscalls = [\"read\"]\ncompat_syscalls = [\"socketcall\"]\n",
+                "needs compat_arches = true",
+            ),
+            (
+                "compat_arches = true\nsyscalls = [\"read\"]\ncompat_syscalls = [\"nosuch\"]\n",
+                "\"nosuch\" is not a syscall libseccomp knows on SCMP_ARCH_X86 or SCMP_ARCH_X32",
+            ),
+            (
+                "compat_arches = true\ncompat_syscalls = [\"read\"]\n",
+                "needs seccomp.syscalls",
+            ),
+        ] {
+            let e = load(body).unwrap_err();
+            assert!(e.contains(want), "{body}: {e}");
+        }
+        load("compat_arches = true\nsyscalls = [\"read\"]\ncompat_syscalls = [\"socketcall\", \"read\"]\n")
+            .unwrap();
+    }
+
     /// Defaults and ceilings: a profile written before ceilings existed still loads (without
     /// a `*_max`/`max` of its own or inherited, its values are both); a default above its
     /// ceiling is refused.

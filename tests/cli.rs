@@ -2185,3 +2185,160 @@ fn the_examples_pass_rampart_check() {
     );
     assert!(text.contains("profile web"), "{text}");
 }
+
+fn learn_fixtures() -> String {
+    format!("{}/tests/fixtures/learn", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn learn_show_and_profile_from_recordings_and_the_profile_is_enforced() {
+    let e = Env::new();
+    let dir = learn_fixtures();
+    let out = e.run_ok(&[&e.cfg(), "learn", "--dir", &dir, "show", "nginx"]);
+    let show = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "nginx: 3 recordings",
+        "(2 complete)",
+        "INCOMPLETE (120 events lost",
+        "syscalls:  x86_64: 55 distinct",
+        "writes:    /var/cache/nginx, /run/nginx.pid",
+        "peaks:     pids 5, memory 14.0 MiB, nofile 48",
+        "CAP_CHOWN              exact          granted",
+        "fchownat /var/cache/nginx/client_temp to 101:- (owner 0:0)",
+        "CAP_SETUID             likely         granted",
+        "How exact:",
+    ] {
+        assert!(show.contains(want), "{want:?} missing from\n{show}");
+    }
+    let out = e.run_ok(&[&e.cfg(), "learn", "--dir", &dir, "profile", "nginx"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# Learned by `rampart learn profile nginx` from 2 recordings"));
+    assert!(
+        !text.contains("c0ffee001122"),
+        "the incomplete one is left out"
+    );
+    assert!(text.contains("# Seen but still denied: clone3: every call failed with ENOSYS"));
+    fs::write(e.dir.join("profiles/nginx.toml"), &text).unwrap();
+    e.run_ok(&[&e.cfg(), "check"]);
+
+    // Enforced on create: Docker's 14 capabilities become the four learned ones
+    // (NET_BIND_SERVICE too, dropped again in Docker's private network namespace), the
+    // filter allows only what was seen, the rootfs is read-only with the written directory
+    // on a tmpfs, and the limits come from the peaks.
+    e.run_ok(&[
+        &e.cfg(),
+        "--rampart-profile",
+        "nginx",
+        "create",
+        "--bundle",
+        e.bundle().to_str().unwrap(),
+        "c1",
+    ]);
+    let c = e.recorded_config();
+    let mut caps: Vec<&str> = c["process"]["capabilities"]["bounding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    caps.sort_unstable();
+    assert_eq!(caps, ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"]);
+    let allowed: Vec<&str> = c["linux"]["seccomp"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap())
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(allowed.contains(&"sendfile") && allowed.contains(&"execve"));
+    for never in ["personality", "ptrace", "mount", "chroot", "io_uring_setup"] {
+        assert!(!allowed.contains(&never), "{never} allowed");
+    }
+    assert!(allowed.len() < 80, "{}", allowed.len());
+    assert_eq!(c["root"]["readonly"], true);
+    assert!(
+        c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/var/cache/nginx" && m["type"] == "tmpfs"),
+        "{}",
+        c["mounts"]
+    );
+    assert_eq!(c["linux"]["resources"]["pids"]["limit"], 16);
+    assert_eq!(c["linux"]["resources"]["memory"]["limit"], 67108864);
+
+    // --allow-incomplete takes the third; --widen keeps its ptrace (a group restricted
+    // leaves out).
+    let out = e.run_ok(&[
+        &e.cfg(),
+        "learn",
+        "--dir",
+        &dir,
+        "profile",
+        "nginx",
+        "--allow-incomplete",
+        "--widen",
+    ]);
+    let wide = String::from_utf8(out.stdout).unwrap();
+    assert!(wide.contains(
+        "c0ffee001122  docker  2026-12-01T12:10:00Z .. 2026-12-01T12:10:02Z (INCOMPLETE)"
+    ));
+    assert!(
+        wide.contains("deny_groups = []  # --widen: ptrace"),
+        "{wide}"
+    );
+    assert!(wide.contains("\"ptrace\",  # 1 calls in c0ffee001122; group ptrace, --widen"));
+}
+
+#[test]
+fn learn_list_config_dir_and_refusals() {
+    let e = Env::new();
+    // The config file's [learn] dir, when --dir is not given.
+    let mut cfg = fs::read_to_string(e.dir.join("config.toml")).unwrap();
+    cfg += &format!("[learn]\ndir = {:?}\n", learn_fixtures());
+    fs::write(e.dir.join("config.toml"), cfg).unwrap();
+    let out = e.run_ok(&[&e.cfg(), "learn", "list"]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "nginx\t3 recordings\nprobe\t1 recording\n"
+    );
+    let out = e.run(&[&e.cfg(), "learn", "show", "redis"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no recordings of \"redis\""));
+    let out = e.run(&[&e.cfg(), "learn", "profile", "../etc"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a workload name"));
+
+    // Only an incomplete recording: no profile unless asked for.
+    let d = e.dir.join("learn/web");
+    fs::create_dir_all(&d).unwrap();
+    fs::write(
+        d.join("abc.json"),
+        r#"{"schema":1,"name":"web","container_id":"abc","complete":false,"lost_events":9,
+            "syscalls":[{"arch":"x86_64","name":"read","ok":1}]}"#,
+    )
+    .unwrap();
+    // A recorder's temporary file is not a recording.
+    fs::write(d.join(".abd.json.tmp"), "{").unwrap();
+    let ldir = e.dir.join("learn");
+    let ldir = ldir.to_str().unwrap();
+    let out = e.run(&[&e.cfg(), "learn", "--dir", ldir, "profile", "web"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-incomplete"));
+    e.run_ok(&[
+        &e.cfg(),
+        "learn",
+        "--dir",
+        ldir,
+        "profile",
+        "web",
+        "--allow-incomplete",
+    ]);
+    // A broken recording is named, never skipped.
+    fs::write(d.join("bad.json"), r#"{"schema":1,"name":"web"}"#).unwrap();
+    let out = e.run(&[&e.cfg(), "learn", "--dir", ldir, "show", "web"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+}

@@ -588,6 +588,118 @@ mod tests {
         assert!(!under("/var/libx", "/var/lib"));
     }
 
+    fn fixtures(name: &str) -> Vec<Recording> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/learn");
+        super::super::recording::load_all(&dir, name).unwrap()
+    }
+
+    /// The nginx recordings: the text loads as a profile and holds what they show.
+    #[test]
+    fn round_trip_the_nginx_recordings() {
+        let recs = fixtures("nginx");
+        let used = usable("nginx", &recs, false).unwrap();
+        assert_eq!(used.len(), 2);
+        let src = ProfileSource::default();
+        let text = profile("nginx", &used, &src, "x86_64", &Options::default()).unwrap();
+        let p = src.load_text("nginx", &text).unwrap();
+        assert_eq!(
+            p.capabilities.allow,
+            [
+                "CAP_CHOWN",
+                "CAP_KILL",
+                "CAP_NET_BIND_SERVICE",
+                "CAP_SETGID",
+                "CAP_SETUID"
+            ]
+        );
+        assert!(p.capabilities.grantable.is_empty());
+        assert!(p.capabilities.net_bind_via_sysctl, "inherited");
+        let sys = p.seccomp.syscalls.unwrap();
+        for n in ["sendfile", "accept4", "execve", "fstatfs", "tgkill"] {
+            assert!(sys.iter().any(|s| s == n), "{n}");
+        }
+        assert!(!sys.iter().any(|s| s == "clone3" || s == "ptrace"));
+        assert_eq!(p.seccomp.deny_groups, ["ptrace"]);
+        assert!(!p.seccomp.compat_arches && p.seccomp.compat_syscalls.is_none());
+        assert!(p.rootfs.readonly);
+        let tmpfs: Vec<&str> = p.rootfs.tmpfs.iter().map(|t| t.path.as_str()).collect();
+        assert_eq!(tmpfs, ["/tmp", "/run", "/var/cache/nginx"]);
+        assert_eq!(p.resources.pids, Some(16));
+        assert_eq!(p.resources.memory_bytes, Some(64 << 20));
+        assert_eq!(p.rlimits["RLIMIT_NOFILE"].hard, 1024);
+        assert_eq!(
+            p.rlimits["RLIMIT_NOFILE"].ceiling(),
+            524288,
+            "restricted's max"
+        );
+        // Every recording in the header, every entry with where it was seen.
+        assert!(
+            text.contains("#   3f2a9c0d51e8  docker  2026-12-01T12:00:00Z .. 2026-12-01T12:00:09Z")
+        );
+        assert!(text.contains("\"sendfile\",  # 12 calls in 9b1e4d7a2c5f"));
+        assert!(text.contains("\"fstatfs\",  # runc's init"));
+        assert!(text.contains("{ path = \"/var/cache/nginx\", options = [\"nosuid\", \"nodev\", \"noexec\", \"mode=755\", \"size=65536k\"] },  # written in 3f2a9c0d51e8, 9b1e4d7a2c5f"));
+        assert!(text.contains("pids = 16  # peak 5 in 9b1e4d7a2c5f, x2"));
+    }
+
+    /// Held-back capabilities, volumes, compat syscalls, a service user.
+    #[test]
+    fn what_a_learned_profile_never_does_on_its_own() {
+        let r = Recording::parse(
+            r#"{"schema":1,"name":"db","container_id":"dbdbdbdbdbdbdbdb","complete":true,
+              "source":{"capabilities":"inferred"},
+              "request":{"capabilities":["CAP_SYS_ADMIN","CAP_CHOWN"],"user":{"uid":999,"gid":999},
+                "mounts":[{"destination":"/var/lib/pg/data","type":"bind","source_kind":"volume"}]},
+              "syscalls":[{"arch":"x86_64","name":"read","ok":1},{"arch":"x86_64","name":"setxattr","ok":1},
+                          {"arch":"x86","name":"socketcall","ok":2},{"arch":"x86","name":"read","ok":1}],
+              "evidence":[{"syscall":"setxattr","ret":0,"args":{"name":"trusted.x","path":"/a"}},
+                          {"syscall":"socket","ret":3,"args":{"family":17,"type":3}}],
+              "writes":["/var/lib/pg","/var/lib/pg/data/PG_VERSION","/var/run/pg/","/srv/x.pid","/x.log"]}"#,
+            std::path::Path::new("db.json"),
+        )
+        .unwrap();
+        let src = ProfileSource::default();
+        let text = profile("db", &[&r], &src, "x86_64", &Options::default()).unwrap();
+        let p = src.load_text("db", &text).unwrap();
+        // SYS_ADMIN: inferred and requested, never granted by a learned profile.
+        assert!(p.capabilities.allow.is_empty(), "{text}");
+        assert!(
+            text.contains(
+                "# NOT granted: CAP_SYS_ADMIN (exact: setxattr /a trusted.x x1 in dbdbdbdbdbdb)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# Not granted: CAP_NET_RAW looked needed"),
+            "{text}"
+        );
+        // Not over the volume, nor above it; a file's directory; nothing at /.
+        let tmpfs: Vec<&str> = p.rootfs.tmpfs.iter().map(|t| t.path.as_str()).collect();
+        assert_eq!(tmpfs, ["/tmp", "/run", "/srv", "/var/run/pg"], "{text}");
+        assert!(text.contains("# /var/lib/pg (written by dbdbdbdbdbdb): not a tmpfs, the mount at /var/lib/pg/data is there"));
+        assert!(text.contains("written at / itself"));
+        assert!(p.rootfs.tmpfs[2].options.contains(&"uid=999".to_string()));
+        // 32-bit syscalls: a comment, unless --widen.
+        assert!(!p.seccomp.compat_arches);
+        // socketcall is in no group of the allow-list: denied on every architecture.
+        assert!(text.contains("32-bit syscalls were seen (read)"), "{text}");
+        assert!(text.contains("# Seen but still denied: x86 socketcall: 2 calls in dbdbdbdbdbdb"));
+        let wide = profile(
+            "db",
+            &[&r],
+            &src,
+            "x86_64",
+            &Options {
+                widen: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let p = src.load_text("db", &wide).unwrap();
+        assert!(p.seccomp.compat_arches);
+        assert_eq!(p.seccomp.compat_syscalls.unwrap(), ["read"]);
+    }
+
     #[test]
     fn limits_have_headroom_and_stay_under_the_ceilings() {
         assert_eq!(round_up(10, 16), 16);

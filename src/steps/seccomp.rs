@@ -159,6 +159,84 @@ mod tests {
         assert!(!n.iter().any(|x| x == "chroot" || x == "ptrace"));
     }
 
+    /// `[seccomp] syscalls` only narrows: names outside it are denied, names it lists that
+    /// the allow-list (or a group the profile leaves out) denies stay denied, the list's own
+    /// argument filters and errno rules stay.
+    #[test]
+    fn a_profile_syscall_list_only_narrows() {
+        let mut p = profile("restricted");
+        p.seccomp.syscalls = Some(
+            [
+                "read", "write", "execve", "socket", "clone", "ptrace", "chroot",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        let h = facts();
+        let cx = Context {
+            profile: &p,
+            host: &h,
+            container_caps: None,
+            container_apparmor: None,
+        };
+        for fx in ["runc-spec-default.json", "docker-20.10/default.json"] {
+            let mut s = fixture(fx);
+            let ch: Vec<Change> = harden(&mut s, &cx, STEPS)
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.step == "seccomp")
+                .collect();
+            assert!(
+                ch[0]
+                    .reason
+                    .contains("narrowed to the profile's 7 syscalls"),
+                "{}",
+                ch[0].reason
+            );
+            assert_eq!(names(&s), ["execve", "read", "write"], "{fx}");
+            let rules = spec_rules(&s);
+            // socket and clone keep their argument filters; clone3 still answers ENOSYS.
+            assert!(
+                rules
+                    .iter()
+                    .any(|r| r["names"] == json!(["socket"]) && r.get("args").is_some())
+            );
+            assert!(
+                rules
+                    .iter()
+                    .any(|r| r["names"] == json!(["clone"]) && r.get("args").is_some())
+            );
+            assert!(
+                rules
+                    .iter()
+                    .any(|r| r["names"] == json!(["clone3"]) && r["action"] == "SCMP_ACT_ERRNO")
+            );
+            let all: Vec<&Value> = rules
+                .iter()
+                .flat_map(|r| r["names"].as_array().unwrap())
+                .collect();
+            for denied in ["ptrace", "chroot", "openat", "mount"] {
+                assert!(
+                    !rules.iter().any(|r| r["action"] == "SCMP_ACT_ALLOW"
+                        && r["names"].as_array().unwrap().iter().any(|n| n == denied)),
+                    "{denied} {all:?}"
+                );
+            }
+            // Twice is once.
+            let mut again = s.clone();
+            let ch = harden(&mut again, &cx, STEPS).unwrap();
+            assert!(ch.iter().all(|c| c.step != "seccomp"), "{ch:?}");
+            assert_eq!(again, s);
+        }
+    }
+
+    fn spec_rules(spec: &Spec) -> Vec<Value> {
+        spec.get(FIELD).unwrap()["syscalls"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     #[test]
     fn idempotent_on_every_fixture() {
         for (name, spec) in all_fixtures() {
