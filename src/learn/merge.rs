@@ -50,7 +50,7 @@ pub type Calls = (String, u64, u64);
 #[derive(Debug, Default)]
 pub struct Merged<'r> {
     pub used: Vec<&'r Recording>,
-    pub caps: BTreeMap<&'static str, CapFinding>,
+    pub caps: BTreeMap<String, CapFinding>,
     /// (arch, name) → (recording's short id, calls, failed calls).
     pub syscalls: BTreeMap<(String, String), Vec<Calls>>,
     /// Path → the short ids of the recordings that wrote it.
@@ -70,8 +70,8 @@ pub fn merge<'r>(recs: &[&'r Recording]) -> Merged<'r> {
     for r in recs {
         let id = r.short_id().to_string();
         for inf in infer::infer(r) {
-            let had = r.request.capabilities.iter().any(|c| c == inf.capability);
-            let f = m.caps.entry(inf.capability).or_insert(CapFinding {
+            let had = r.request.capabilities.contains(&inf.capability);
+            let f = m.caps.entry(inf.capability.clone()).or_insert(CapFinding {
                 confidence: Confidence::MayOverGrant,
                 evidence: Vec::new(),
             });

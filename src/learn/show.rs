@@ -161,7 +161,7 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
         if f.evidence.len() > 4 {
             let _ = writeln!(t, "      ... {} more", f.evidence.len() - 4);
         }
-        if *cap == "CAP_NET_BIND_SERVICE" {
+        if cap == "CAP_NET_BIND_SERVICE" {
             let _ = writeln!(
                 t,
                 "      (in a private network namespace net_bind_via_sysctl drops it again: the sysctl does the job)"
