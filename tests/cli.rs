@@ -2201,7 +2201,7 @@ fn learn_show_and_profile_from_recordings_and_the_profile_is_enforced() {
         "(2 complete)",
         "INCOMPLETE (120 events lost",
         "syscalls:  x86_64: 55 distinct",
-        "writes:    /var/cache/nginx, /run/nginx.pid",
+        "writes:    /var/cache/nginx/client_temp, /var/cache/nginx/fastcgi_temp, /var/cache/nginx/proxy_temp",
         "peaks:     pids 5, memory 14.0 MiB, nofile 48",
         "CAP_CHOWN              exact          granted",
         "fchownat /var/cache/nginx/client_temp to 101:- (owner 0:0)",

@@ -416,24 +416,46 @@ fn only_refused(m: &Merged, arch: &str, name: &str) -> Option<String> {
     (!errs.is_empty()).then(|| errs.join("/"))
 }
 
-/// Where a written path is made writable: the directory itself (a path ending in `/`, or
-/// whose last component has no extension), or the directory holding a file.
+/// Where a written path is made writable: the recorder lists written files (and created
+/// empty directories, and a busy directory for its files), so the directory holding the
+/// entry, or the entry itself when it ends in `/`.
 fn writable_dir(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return "/".into();
+    if path.ends_with('/') || trimmed.is_empty() {
+        return if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.to_string()
+        };
     }
-    let last = trimmed.rsplit('/').next().unwrap_or("");
-    let is_file = !path.ends_with('/') && last.find('.').is_some_and(|i| i > 0);
-    if is_file {
-        match trimmed.rfind('/') {
-            Some(0) | None => "/".into(),
-            Some(i) => trimmed[..i].to_string(),
-        }
-    } else {
-        trimmed.to_string()
+    match trimmed.rfind('/') {
+        Some(0) | None => "/".into(),
+        Some(i) => trimmed[..i].to_string(),
     }
 }
+
+/// Directories a tmpfs would empty of what nearly every program needs from the image.
+const NEVER_TMPFS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/opt",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/lib",
+];
 
 fn under(p: &str, dir: &str) -> bool {
     p == dir || dir == "/" || p.starts_with(&format!("{dir}/"))
@@ -466,12 +488,15 @@ fn rootfs(t: &mut String, m: &Merged, base: &Profile) {
     let all: Vec<String> = dirs.keys().cloned().collect();
     let mut proposed: Vec<(String, Vec<String>)> = Vec::new();
     for (d, ids) in dirs {
-        if all.iter().any(|o| *o != d && under(&d, o) && o != "/") {
+        if all
+            .iter()
+            .any(|o| *o != d && under(&d, o) && !NEVER_TMPFS.contains(&o.as_str()))
+        {
             continue;
         }
-        if d == "/" {
+        if NEVER_TMPFS.contains(&d.as_str()) {
             notes.push(format!(
-                "written at / itself (by {}): no tmpfs can go there; those writes fail on the read-only rootfs (give them a volume)",
+                "written directly in {d} (by {}): a tmpfs there would hide the image's {d}; those writes fail on the read-only rootfs (give them a volume, or change the program's path)",
                 ids.join(", ")
             ));
         } else if ["/proc", "/sys", "/dev"].iter().any(|s| under(&d, s)) {
@@ -499,7 +524,7 @@ fn rootfs(t: &mut String, m: &Merged, base: &Profile) {
     let _ = writeln!(t, "\n[rootfs]");
     let _ = writeln!(
         t,
-        "# The image stays read-only; it wrote only here (tmpfs: empty at start, gone at exit)."
+        "# The image stays read-only; it wrote only here. A tmpfs starts empty (what the image has\n# there is hidden) and is gone at exit: check each before use."
     );
     let _ = writeln!(t, "readonly = true");
     let _ = writeln!(t, "tmpfs = [");
@@ -579,11 +604,14 @@ mod tests {
 
     #[test]
     fn written_paths_become_directories() {
-        assert_eq!(writable_dir("/var/cache/nginx"), "/var/cache/nginx");
+        assert_eq!(
+            writable_dir("/var/cache/nginx/client_temp"),
+            "/var/cache/nginx"
+        );
         assert_eq!(writable_dir("/var/cache/nginx/"), "/var/cache/nginx");
         assert_eq!(writable_dir("/run/nginx.pid"), "/run");
-        assert_eq!(writable_dir("/.probe-write"), "/.probe-write");
-        assert_eq!(writable_dir("/x.log"), "/");
+        assert_eq!(writable_dir("/.probe-write"), "/");
+        assert_eq!(writable_dir("/"), "/");
         assert!(under("/var/lib/pg", "/var/lib"));
         assert!(!under("/var/libx", "/var/lib"));
     }
@@ -654,7 +682,7 @@ mod tests {
                           {"arch":"x86","name":"socketcall","ok":2},{"arch":"x86","name":"read","ok":1}],
               "evidence":[{"syscall":"setxattr","ret":0,"args":{"name":"trusted.x","path":"/a"}},
                           {"syscall":"socket","ret":3,"args":{"family":17,"type":3}}],
-              "writes":["/var/lib/pg","/var/lib/pg/data/PG_VERSION","/var/run/pg/","/srv/x.pid","/x.log"]}"#,
+              "writes":["/var/lib/pg/postmaster.opts","/var/lib/pg/data/PG_VERSION","/var/run/pg/","/srv/x.pid","/x.log","/etc/motd"]}"#,
             std::path::Path::new("db.json"),
         )
         .unwrap();
@@ -677,7 +705,10 @@ mod tests {
         let tmpfs: Vec<&str> = p.rootfs.tmpfs.iter().map(|t| t.path.as_str()).collect();
         assert_eq!(tmpfs, ["/tmp", "/run", "/srv", "/var/run/pg"], "{text}");
         assert!(text.contains("# /var/lib/pg (written by dbdbdbdbdbdb): not a tmpfs, the mount at /var/lib/pg/data is there"));
-        assert!(text.contains("written at / itself"));
+        assert!(text.contains(
+            "# written directly in / (by dbdbdbdbdbdb): a tmpfs there would hide the image's /"
+        ));
+        assert!(text.contains("# written directly in /etc (by dbdbdbdbdbdb)"));
         assert!(p.rootfs.tmpfs[2].options.contains(&"uid=999".to_string()));
         // 32-bit syscalls: a comment, unless --widen.
         assert!(!p.seccomp.compat_arches);

@@ -200,7 +200,8 @@ pub fn from_evidence(e: &Evidence) -> Vec<Inference> {
         // A new id that is not the caller's real or effective one (nor, unrecorded, its
         // saved one).
         "setuid" | "setreuid" | "setresuid" => {
-            let ids: Vec<u32> = ["uid", "ruid", "euid", "suid"]
+            // The recorder writes real/effective/saved; older fixtures ruid/euid/suid.
+            let ids: Vec<u32> = ["uid", "real", "effective", "saved", "ruid", "euid", "suid"]
                 .iter()
                 .filter_map(|k| id(e, k))
                 .collect();
@@ -225,7 +226,7 @@ pub fn from_evidence(e: &Evidence) -> Vec<Inference> {
             }
         }
         "setgid" | "setregid" | "setresgid" => {
-            let ids: Vec<u32> = ["gid", "rgid", "egid", "sgid"]
+            let ids: Vec<u32> = ["gid", "real", "effective", "saved", "rgid", "egid", "sgid"]
                 .iter()
                 .filter_map(|k| id(e, k))
                 .collect();
