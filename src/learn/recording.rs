@@ -17,28 +17,28 @@ pub struct Recording {
     pub schema: u64,
     pub name: String,
     pub container_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub engine: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub started: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub ended: String,
     pub complete: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub lost_events: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub source: Source,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub request: Request,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub syscalls: Vec<SyscallCount>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub capability_checks: Vec<CapabilityCheck>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub evidence: Vec<Evidence>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub writes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub peaks: Peaks,
     /// Where it was read from (not in the file).
     #[serde(skip)]
@@ -47,23 +47,23 @@ pub struct Recording {
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 pub struct Source {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub syscalls: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub capabilities: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 pub struct Request {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub profile_base: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub capabilities: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub readonly_rootfs: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub mounts: Vec<RecordedMount>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub args: Vec<String>,
     #[serde(default)]
     pub user: Option<User>,
@@ -71,18 +71,19 @@ pub struct Request {
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 pub struct RecordedMount {
+    #[serde(default, deserialize_with = "nullable")]
     pub destination: String,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "nullable")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub source_kind: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
 pub struct User {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub gid: u32,
 }
 
@@ -92,9 +93,9 @@ pub struct SyscallCount {
     pub name: String,
     #[serde(default)]
     pub nr: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub ok: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -107,9 +108,9 @@ impl SyscallCount {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct CapabilityCheck {
     pub capability: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub granted: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub denied: u64,
 }
 
@@ -119,10 +120,10 @@ pub struct Evidence {
     pub ret: i64,
     #[serde(default = "one")]
     pub count: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub creds: Creds,
     /// Decoded arguments, as far as the recorder could (numbers or strings).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub args: serde_json::Map<String, serde_json::Value>,
     /// The inode (or process) acted on, before the call, when known.
     #[serde(default)]
@@ -133,17 +134,26 @@ fn one() -> u64 {
     1
 }
 
+/// A value the writer may leave null (it copies some from the spec as they are): its default.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
 pub struct Creds {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub uid: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub euid: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub fsuid: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub gid: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub fsgid: u32,
 }
 
@@ -309,6 +319,18 @@ mod tests {
         .unwrap_err();
         assert!(format!("{e:#}").contains("schema 2"), "{e:#}");
         assert!(Recording::parse(r#"{"schema":1}"#, p).is_err());
+        // What the recorder copies from a spec may be null.
+        let r = Recording::parse(
+            r#"{"schema":1,"name":"web","container_id":"c","complete":true,"engine":null,
+               "request":{"capabilities":null,"args":null,"user":{"uid":null,"gid":5},
+                 "mounts":[{"destination":null,"type":"bind"}]},
+               "peaks":{"pids":3,"memory_bytes":null},"writes":null}"#,
+            p,
+        )
+        .unwrap();
+        assert!(r.request.capabilities.is_empty() && r.writes.is_empty());
+        assert_eq!(r.request.user.unwrap().gid, 5);
+        assert_eq!((r.peaks.pids, r.peaks.memory_bytes), (Some(3), None));
     }
 
     #[test]
