@@ -508,30 +508,38 @@ pub fn is_stdin(arg: &OsStr) -> bool {
     arg.as_bytes() == b"-"
 }
 
+/// The document runc reads, as judged: from stdin (`-r -`) or from the file `-r` names.
+pub enum Judged {
+    Stdin(Vec<u8>),
+    File(Vec<u8>),
+}
+
 /// `update` end to end: finds the container's profile, reads and judges what runc will read,
-/// audits, and returns the bytes to hand runc on stdin (for `-r -`). Refuses with a message.
+/// audits, and returns the document runc is to read (for `-r`). Refuses with a message.
 pub fn check(
     inv: &Invocation,
     cmd: &CommandArgs,
     settings: &crate::settings::Settings,
     host: &dyn crate::host::Host,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<Judged>> {
     let id = cmd.id.clone().unwrap_or_default();
     let (annotations, current) = container_state(inv, &id)?.unwrap_or_default();
     let choice = settings.choose(&annotations);
     let profile = settings.profiles.load(&choice.profile)?;
-    let mut stdin = None;
+    let mut judged = None;
     let request = match resources_arg(cmd) {
         Some(arg) if is_stdin(&arg) => {
             let bytes = host.read_stdin()?;
             let r = from_json(&parse_document(&bytes)?)?;
-            stdin = Some(bytes);
+            judged = Some(Judged::Stdin(bytes));
             r
         }
         Some(path) => {
             let bytes = crate::host::read_capped(std::path::Path::new(&path), MAX_RESOURCES_BYTES)?;
-            from_json(&parse_document(&bytes)?)
-                .with_context(|| format!("{}", std::path::Path::new(&path).display()))?
+            let r = from_json(&parse_document(&bytes)?)
+                .with_context(|| format!("{}", std::path::Path::new(&path).display()))?;
+            judged = Some(Judged::File(bytes));
+            r
         }
         None => from_flags(cmd)?,
     };
@@ -570,7 +578,7 @@ pub fn check(
         });
     }
     logged?;
-    Ok(stdin)
+    Ok(judged)
 }
 
 #[cfg(test)]
