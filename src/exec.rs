@@ -172,7 +172,8 @@ fn refuse_process_rules(spec: &Spec, profile: &Profile, host: &HostFacts) -> Res
 
 pub struct ExecPlan {
     pub changes: Vec<Change>,
-    /// The process file, hardened, to write back (None when there was no `--process`).
+    /// The process file as judged (hardened), for runc to read instead of the path (None when
+    /// there was no `--process`).
     pub process: Option<(PathBuf, Vec<u8>)>,
     /// Token ranges of `--cap` flags to remove from the runtime argv.
     pub drop_tokens: Vec<std::ops::Range<usize>>,
@@ -222,14 +223,19 @@ pub fn plan(
         }
         refuse_process_rules(&spec, profile, host)?;
         changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
-        if changes.iter().any(|c| c.before != c.after) {
+        // runc reads the file again by path: it is handed these bytes (src/handoff.rs),
+        // changed or not.
+        let out = if changes.iter().any(|c| c.before != c.after) {
             let out = spec
                 .into_raw()
                 .get_mut("process")
                 .map(Value::take)
                 .unwrap_or(Value::Null);
-            process = Some((path.clone(), serde_json::to_vec(&out)?));
-        }
+            serde_json::to_vec(&out)?
+        } else {
+            bytes
+        };
+        process = Some((path.clone(), out));
     }
     let mut drop_tokens = Vec::new();
     refuse_loosening_flags(cmd, profile)?;

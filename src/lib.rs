@@ -16,6 +16,7 @@ pub mod debug;
 pub mod errors;
 pub mod exec;
 pub mod golang;
+pub mod handoff;
 pub mod host;
 pub mod idmap;
 pub mod learn;

@@ -102,7 +102,10 @@ fn prepare_with(
             }
         }
         Some(cmd) if cmd.runs() && cmd.name == "exec" => {
-            let drop = clamp_exec(inv, cmd, &settings, host)?;
+            let (drop, process) = clamp_exec(inv, cmd, &settings, host)?;
+            if let Some((tokens, held)) = process {
+                crate::handoff::replace_value(&mut args, &tokens, &held);
+            }
             args = args
                 .into_iter()
                 .enumerate()
@@ -121,7 +124,17 @@ fn prepare_with(
             }
         }
         Some(cmd) if cmd.runs() && cmd.name == "update" => {
-            stdin = crate::update::check(inv, cmd, &settings, host)?
+            match crate::update::check(inv, cmd, &settings, host)? {
+                Some(crate::update::Judged::Stdin(bytes)) => stdin = Some(bytes),
+                Some(crate::update::Judged::File(bytes)) => {
+                    // runc reads the judged document, not the path again (src/handoff.rs).
+                    if let Some(u) = cmd.uses("resources").last() {
+                        let held = crate::handoff::sealed("update resources", &bytes, 3)?;
+                        crate::handoff::replace_value(&mut args, &u.tokens, &held);
+                    }
+                }
+                None => {}
+            }
         }
         Some(cmd) if cmd.runs() && cmd.name == "restore" => {
             if let Some(dir) = crate::restore::check(inv, cmd, &settings, host)? {
@@ -153,19 +166,7 @@ fn pass_bundle(
     };
     let fd = dir.into_inherited(3 + cmd.preserve_fds.unwrap_or(0))?;
     let held = OsString::from(format!("/proc/self/fd/{fd}"));
-    match tokens.len() {
-        // `--bundle=DIR`: keep the flag as it was written, replace what follows `=`.
-        1 => {
-            use std::os::unix::ffi::{OsStrExt, OsStringExt};
-            let tok = args[tokens.start].as_bytes();
-            let eq = tok.iter().position(|b| *b == b'=').unwrap_or(tok.len());
-            let mut new = tok[..eq].to_vec();
-            new.push(b'=');
-            new.extend_from_slice(held.as_bytes());
-            args[tokens.start] = OsString::from_vec(new);
-        }
-        _ => args[tokens.end - 1] = held,
-    }
+    crate::handoff::replace_value(&mut args, &tokens.collect::<Vec<_>>(), &held);
     Ok(args)
 }
 
@@ -407,12 +408,15 @@ pub(crate) fn harden_bundle(
     Ok(cmd.bundle.is_some().then_some(dir))
 }
 
+/// A flag's value to replace in the runtime's argv: the use's token indices and the new value.
+type Replace = (Vec<usize>, OsString);
+
 fn clamp_exec(
     inv: &Invocation,
     cmd: &CommandArgs,
     settings: &Settings,
     host: &dyn Host,
-) -> Result<Vec<std::ops::Range<usize>>> {
+) -> Result<(Vec<std::ops::Range<usize>>, Option<Replace>)> {
     // The container's profile, chosen as create chose it (annotations from runc's state).
     let annotations = match cmd.id.as_deref() {
         Some(id) => crate::update::container_state(inv, id)?
@@ -425,10 +429,6 @@ fn clamp_exec(
         .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
-    let staged = match &plan.process {
-        Some((path, bytes)) => Some(bundle::stage(path, bytes)?),
-        None => None,
-    };
     if !plan.changes.is_empty() {
         audit::append(
             &settings.audit_log,
@@ -438,10 +438,16 @@ fn clamp_exec(
             },
         )?;
     }
-    if let Some(staged) = staged {
-        staged.commit()?;
-    }
-    Ok(plan.drop_tokens)
+    // runc reads the judged process, not the path again (src/handoff.rs).
+    let process = match (plan.process, cmd.uses("process").last()) {
+        (Some((_, bytes)), Some(u)) => {
+            let min = 3 + cmd.preserve_fds.unwrap_or(0).max(0);
+            let held = crate::handoff::sealed("exec process", &bytes, min)?;
+            Some((u.tokens.clone(), held))
+        }
+        _ => None,
+    };
+    Ok((plan.drop_tokens, process))
 }
 
 pub(crate) fn record<'a>(

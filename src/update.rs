@@ -9,7 +9,8 @@
 //!
 //! runc reads either the flags or, with `-r FILE|-`, a specs.LinuxResources JSON document (all
 //! flags then ignored). Every value is read as runc reads it (Go's ParseInt/ParseUint,
-//! go-units sizes, encoding/json's case-insensitive keys merged into pre-set structs); 0 means
+//! go-units sizes, objects merged into pre-set structs; a key Go's decoder would fold onto a
+//! field is refused before decoding, see src/runc_fields.rs); 0 means
 //! "unchanged". Refused: a value above a ceiling of the profile, or an unlimited one (< 0):
 //!
 //! | runc field | ceiling |
@@ -273,21 +274,6 @@ pub fn from_flags(cmd: &CommandArgs) -> Result<Request> {
     Ok(r)
 }
 
-/// encoding/json's key match: case-insensitive, and U+212A (Kelvin) for k, U+017F for s.
-pub fn go_fold_eq(field: &str, key: &str) -> bool {
-    let mut k = key.chars();
-    for f in field.chars() {
-        let Some(c) = k.next() else { return false };
-        let ok = c.eq_ignore_ascii_case(&f)
-            || (c == '\u{212a}' && f.eq_ignore_ascii_case(&'k'))
-            || (c == '\u{17f}' && f.eq_ignore_ascii_case(&'s'));
-        if !ok {
-            return false;
-        }
-    }
-    k.next().is_none()
-}
-
 /// A Go struct behind a pointer: None is a nil pointer; each listed field likewise.
 type GoStruct = Option<BTreeMap<&'static str, Option<Value>>>;
 
@@ -302,7 +288,7 @@ fn decode_into(cur: &mut GoStruct, v: &Value, fields: &[&'static str], what: &st
         Value::Object(m) => {
             let s = cur.get_or_insert_with(|| fields.iter().map(|f| (*f, None)).collect());
             for (k, x) in m {
-                if let Some(f) = fields.iter().find(|f| go_fold_eq(f, k)) {
+                if let Some(f) = fields.iter().find(|f| **f == k.as_str()) {
                     s.insert(f, (!x.is_null()).then(|| x.clone()));
                 }
             }
@@ -332,19 +318,19 @@ pub fn from_json(doc: &Value) -> Result<Request> {
     let mut pids: Option<Value> = Some(Value::from(0));
     let mut unified: Option<Vec<String>> = None;
     for (k, v) in top {
-        if go_fold_eq("memory", k) {
+        if k == "memory" {
             decode_into(&mut memory, v, MEMORY, "memory")?;
-        } else if go_fold_eq("cpu", k) {
+        } else if k == "cpu" {
             decode_into(&mut cpu, v, CPU, "cpu")?;
-        } else if go_fold_eq("blockIO", k) {
+        } else if k == "blockIO" {
             decode_into(&mut blkio, v, BLOCKIO, "blockIO")?;
-        } else if go_fold_eq("pids", k) {
+        } else if k == "pids" {
             match v {
                 Value::Null => pids = None,
                 Value::Object(m) => {
                     let mut p = pids.take().unwrap_or(Value::from(0));
                     for (pk, pv) in m {
-                        if go_fold_eq("limit", pk) && !pv.is_null() {
+                        if pk == "limit" && !pv.is_null() {
                             p = pv.clone();
                         }
                     }
@@ -352,7 +338,7 @@ pub fn from_json(doc: &Value) -> Result<Request> {
                 }
                 other => bail!("pids is {other}, not an object"),
             }
-        } else if go_fold_eq("unified", k) {
+        } else if k == "unified" {
             match v {
                 Value::Null => unified = None,
                 Value::Object(m) => unified
@@ -522,30 +508,38 @@ pub fn is_stdin(arg: &OsStr) -> bool {
     arg.as_bytes() == b"-"
 }
 
+/// The document runc reads, as judged: from stdin (`-r -`) or from the file `-r` names.
+pub enum Judged {
+    Stdin(Vec<u8>),
+    File(Vec<u8>),
+}
+
 /// `update` end to end: finds the container's profile, reads and judges what runc will read,
-/// audits, and returns the bytes to hand runc on stdin (for `-r -`). Refuses with a message.
+/// audits, and returns the document runc is to read (for `-r`). Refuses with a message.
 pub fn check(
     inv: &Invocation,
     cmd: &CommandArgs,
     settings: &crate::settings::Settings,
     host: &dyn crate::host::Host,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<Judged>> {
     let id = cmd.id.clone().unwrap_or_default();
     let (annotations, current) = container_state(inv, &id)?.unwrap_or_default();
     let choice = settings.choose(&annotations);
     let profile = settings.profiles.load(&choice.profile)?;
-    let mut stdin = None;
+    let mut judged = None;
     let request = match resources_arg(cmd) {
         Some(arg) if is_stdin(&arg) => {
             let bytes = host.read_stdin()?;
             let r = from_json(&parse_document(&bytes)?)?;
-            stdin = Some(bytes);
+            judged = Some(Judged::Stdin(bytes));
             r
         }
         Some(path) => {
             let bytes = crate::host::read_capped(std::path::Path::new(&path), MAX_RESOURCES_BYTES)?;
-            from_json(&parse_document(&bytes)?)
-                .with_context(|| format!("{}", std::path::Path::new(&path).display()))?
+            let r = from_json(&parse_document(&bytes)?)
+                .with_context(|| format!("{}", std::path::Path::new(&path).display()))?;
+            judged = Some(Judged::File(bytes));
+            r
         }
         None => from_flags(cmd)?,
     };
@@ -584,7 +578,7 @@ pub fn check(
         });
     }
     logged?;
-    Ok(stdin)
+    Ok(judged)
 }
 
 #[cfg(test)]
@@ -697,16 +691,6 @@ mod tests {
             refused(json!({"memory": {"limit": 68719476736i64}})),
             ["memory.limit"]
         );
-        assert_eq!(refused(json!({"MEMORY": {"LIMIT": -1}})), ["memory.limit"]);
-        assert_eq!(
-            refused(json!({"memory": {"\u{17f}wap": 1, "limit": -1}})),
-            ["memory.limit"]
-        );
-        // Two spellings of one key decode into the same struct, field by field.
-        assert_eq!(
-            refused(json!({"memory": {"limit": -1}, "Memory": {"swap": 5}})),
-            ["memory.limit"]
-        );
         assert_eq!(
             refused(json!({"unified": {"pids.max": "max"}})),
             ["unified"]
@@ -734,11 +718,24 @@ mod tests {
         assert_eq!(read_document(&mut input).unwrap(), b"{\"a\": 1");
     }
 
+    /// Keys Go's decoder folds onto a field never reach [`from_json`]: the document is refused
+    /// first (src/runc_fields.rs), so the decode here matches keys exactly.
     #[test]
-    fn go_key_folding() {
-        assert!(go_fold_eq("kernelTCP", "KERNELtcp"));
-        assert!(go_fold_eq("kernel", "\u{212a}ernel"));
-        assert!(!go_fold_eq("limit", "limits"));
-        assert!(!go_fold_eq("limit", "l1mit"));
+    fn folded_keys_are_refused_before_decoding() {
+        for doc in [
+            r#"{"MEMORY": {"LIMIT": -1}}"#,
+            r#"{"memory": {"\u017fwap": 1, "limit": -1}}"#,
+            r#"{"memory": {"limit": 1}, "Memory": {"swap": 5}}"#,
+            r#"{"memory": {"\u212aernel": 1}}"#,
+            r#"{"pids": {"Limit": -1}}"#,
+        ] {
+            let err = parse_document(doc.as_bytes()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("would be read by runc as"),
+                "{doc}: {err:#}"
+            );
+        }
+        let ok = parse_document(br#"{"memory": {"kernelTCP": 0, "limit": 1048576}}"#).unwrap();
+        assert_eq!(from_json(&ok).unwrap().memory, 1048576);
     }
 }

@@ -5,7 +5,9 @@
 //! - `update --pids-limit -1` and `update -r -` with a huge memory limit on a running
 //!   container: refused, the cgroup's values unchanged;
 //! - `exec --no-new-privs=false`: the process still has no_new_privs;
-//! - `restore`: refused by default.
+//! - `restore`: refused by default;
+//! - `exec --process FILE` and `update -r FILE` with FILE rewritten after Rampart judged it
+//!   (a runtime wrapper swaps it just before runc runs): runc reads what Rampart judged.
 mod common;
 
 use common::{Bundle, docker_like_spec, rootfs, status_field};
@@ -58,6 +60,54 @@ fn rampart(args: &[&str], cwd: Option<&std::path::Path>, stdin: &[u8]) -> Output
     let _ = w.write_all(stdin);
     drop(w);
     child.wait_with_output().unwrap()
+}
+
+/// A Rampart config whose runtime first copies $SWAP_FROM over $SWAP_FILE, then execs runc:
+/// the file changes after Rampart judged it and before runc reads it, as an attacker racing
+/// the two would make it.
+fn swapping_config() -> PathBuf {
+    static CFG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CFG.get_or_init(|| {
+        let dir = e2e();
+        let wrapper = dir.join(format!("swap-runc-{}.sh", std::process::id()));
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\n[ -n \"$SWAP_FILE\" ] && cat \"$SWAP_FROM\" > \"$SWAP_FILE\"\nexec {} \"$@\"\n",
+                common::runc_path().display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let text = std::fs::read_to_string(config_file())
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("runtime ="))
+            .chain([format!("runtime = {wrapper:?}").as_str()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = dir.join(format!("rampart-attack-swap-{}.toml", std::process::id()));
+        std::fs::write(&cfg, text + "\n").unwrap();
+        cfg
+    })
+    .clone()
+}
+
+/// [`rampart`] through [`swapping_config`]: `file` becomes `evil` once Rampart has judged it.
+fn rampart_swapping(args: &[&str], file: &std::path::Path, evil: &[u8]) -> Output {
+    let from = file.with_extension("evil");
+    std::fs::write(&from, evil).unwrap();
+    Command::new(common::rampart_path())
+        .arg(format!("--rampart-config={}", swapping_config().display()))
+        .arg("--root")
+        .arg(state())
+        .args(args)
+        .env("SWAP_FILE", file)
+        .env("SWAP_FROM", &from)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn delete(id: &str) {
@@ -299,4 +349,65 @@ fn restore_is_refused_by_default() {
     delete(&b.id);
     assert_eq!(out.status.code(), Some(1), "{}", common::describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("allow_restore"));
+}
+
+/// runc opens `exec --process FILE` and `update -r FILE` again by path. A file rewritten
+/// between Rampart's judgement and runc's read (here by a runtime wrapper, as a racing
+/// attacker would) must not reach runc: Rampart hands runc the judged bytes.
+#[test]
+fn files_rewritten_after_judgement_do_not_reach_runc() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let c = Running::start();
+    let id = c.bundle.id.clone();
+    let dir = e2e().join(format!("swap-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // exec: judged with no capabilities and no_new_privs; swapped for SYS_ADMIN and more
+    // (root here lacks a few capabilities, so not every one).
+    let evil_caps = [
+        "CAP_SYS_ADMIN",
+        "CAP_NET_ADMIN",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_MODULE",
+    ];
+    let process = |caps: &[&str], nnp: bool| {
+        serde_json::to_vec(&json!({
+            "user": {"uid": 0, "gid": 0}, "args": ["/bin/probe", "status"], "cwd": "/",
+            "env": ["PATH=/bin"], "noNewPrivileges": nnp,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}
+        }))
+        .unwrap()
+    };
+    let pfile = dir.join("process.json");
+    std::fs::write(&pfile, process(&[], true)).unwrap();
+    let out = rampart_swapping(
+        &["exec", "--process", pfile.to_str().unwrap(), &id],
+        &pfile,
+        &process(&evil_caps, false),
+    );
+    assert!(out.status.success(), "{}", common::describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        status_field(&stdout, "CapEff").as_deref(),
+        Some("0000000000000000"),
+        "{stdout}"
+    );
+    assert_eq!(status_field(&stdout, "NoNewPrivs").as_deref(), Some("1"));
+    assert_eq!(
+        std::fs::read(&pfile).unwrap(),
+        process(&evil_caps, false),
+        "the swap happened"
+    );
+    // update: judged pids 512; swapped for unlimited pids and 64 GiB.
+    let rfile = dir.join("resources.json");
+    std::fs::write(&rfile, br#"{"pids": {"limit": 512}}"#).unwrap();
+    let out = rampart_swapping(
+        &["update", "-r", rfile.to_str().unwrap(), &id],
+        &rfile,
+        br#"{"pids": {"limit": -1}, "memory": {"limit": 68719476736}}"#,
+    );
+    assert!(out.status.success(), "{}", common::describe(&out));
+    assert_eq!(c.limits().0, "512", "runc applied the judged document");
+    let _ = std::fs::remove_dir_all(&dir);
 }

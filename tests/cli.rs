@@ -124,6 +124,10 @@ impl Env {
             .ok()
             .map(|s| s.lines().map(held).collect())
     }
+    /// The `exec --process` file as the runtime read it.
+    fn recorded_process(&self) -> Value {
+        serde_json::from_slice(&fs::read(self.dir.join("record/process.json")).unwrap()).unwrap()
+    }
     fn recorded_config(&self) -> Value {
         serde_json::from_slice(&fs::read(self.dir.join("record/config.json")).unwrap()).unwrap()
     }
@@ -572,13 +576,18 @@ fn exec_privileged_process_gains_nothing() {
             "/nonexistent",
             "exec",
             "--process",
-            pfile.to_str().unwrap(),
+            "<held>",
             "--cap=CAP_NET_BIND_SERVICE",
             "--detach",
             "cid"
         ]
     );
-    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    // The engine's file is left as it was; runc reads the judged copy.
+    assert_eq!(
+        serde_json::from_slice::<Value>(&fs::read(&pfile).unwrap()).unwrap(),
+        process
+    );
+    let p = e.recorded_process();
     assert_eq!(
         p["capabilities"]["bounding"],
         json!(["CAP_NET_BIND_SERVICE"])
@@ -656,7 +665,7 @@ fn exec_is_clamped_to_what_the_running_container_holds() {
         "cid",
     ]);
     assert!(out.status.success());
-    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    let p = e.recorded_process();
     assert_eq!(p["capabilities"]["bounding"], json!([]));
 }
 
@@ -724,7 +733,7 @@ fn exec_runs_under_the_containers_apparmor_profile() {
         pfile.to_str().unwrap(),
         "cid",
     ]);
-    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    let p = e.recorded_process();
     assert_eq!(p["apparmorProfile"], "rampart-default");
     let tail = ["--apparmor=rampart-default", "cid", "sh"];
     let argv = [
@@ -1874,7 +1883,7 @@ fn exec_keeps_granted_capabilities_the_container_holds_and_no_more() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let p: Value = serde_json::from_slice(&fs::read(&pfile).unwrap()).unwrap();
+    let p = e.recorded_process();
     for set in ["bounding", "effective", "permitted"] {
         assert_eq!(p["capabilities"][set], json!(["CAP_CHOWN"]), "{set}");
     }

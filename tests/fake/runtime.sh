@@ -15,4 +15,12 @@ for a in "$@"; do
   prev="$a"
 done
 [ -f "$bundle/config.json" ] && cp "$bundle/config.json" "$rec/config.json"
+# What runc would read for `exec --process FILE` and `update -r FILE`, read through the
+# path as given (Rampart hands over /proc/self/fd/N).
+prev=
+for a in "$@"; do
+  case "$prev" in --process|-p) cat "$a" > "$rec/process.json" ;; -r|--resources) [ "$a" = - ] || cat "$a" > "$rec/resources.json" ;; esac
+  case "$a" in --process=*|-p=*) cat "${a#*=}" > "$rec/process.json" ;; --resources=*|-r=*) [ "${a#*=}" = - ] || cat "${a#*=}" > "$rec/resources.json" ;; esac
+  prev="$a"
+done
 exit "${FAKE_EXIT:-0}"
