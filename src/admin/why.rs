@@ -381,7 +381,7 @@ pub(crate) fn advice(
                 "a syscall outside the list fails with EPERM \"Operation not permitted\" (ENOSYS for ones newer than the list); {}",
                 c.reason
             ),
-            "find the syscall (strace -f, or the seccomp audit lines in dmesg); ask the admin to run it under the baseline profile".into(),
+            seccomp_fix(&c.reason),
         ),
         ("rootfs", "/root/readonly") => {
             let tmpfs: Vec<String> = rec
@@ -580,6 +580,19 @@ pub(crate) fn render(rec: &Rec, allow: Option<&[String]>, hardened: Option<&Valu
     t
 }
 
+/// How to get a denied syscall allowed: under a profile with its own `[seccomp] syscalls`
+/// (a learned one), record the missing behaviour or name the syscall there.
+fn seccomp_fix(reason: &str) -> String {
+    let find = "find the syscall (strace -f, or the seccomp audit lines in dmesg)";
+    if reason.contains("narrowed to the profile's") {
+        format!(
+            "{find}; the profile allows only the syscalls its recordings showed (rampart learn): record a run that does it and regenerate the profile, or the admin adds the syscall to its [seccomp] syscalls"
+        )
+    } else {
+        format!("{find}; ask the admin to run it under the baseline profile")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +758,7 @@ mod tests {
                 && rl.fix.contains("--ulimit nofile=SOFT:HARD"),
             "{rl:?}"
         );
+        assert!(seccomp_fix("x; narrowed to the profile's 60 syscalls)").contains("rampart learn"));
         let sc = find("seccomp");
         assert!(
             sc.breaks.contains("EPERM")
