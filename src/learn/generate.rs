@@ -153,30 +153,21 @@ fn header(t: &mut String, name: &str, m: &Merged, opts: &Options) {
     );
 }
 
-fn seen(ev: &[(String, super::infer::Inference, bool)]) -> String {
-    // The same finding in several recordings: one entry naming them all.
-    let mut groups: Vec<(String, u64, Vec<&str>)> = Vec::new();
-    for (id, inf, had) in ev {
-        let what = format!(
-            "{}: {}{}",
-            inf.confidence.label(),
-            inf.why,
-            if *had { "" } else { " (not in its request)" }
-        );
-        match groups.iter_mut().find(|(w, ..)| *w == what) {
-            Some((_, n, ids)) => {
-                *n += inf.count;
-                if !ids.contains(&id.as_str()) {
-                    ids.push(id);
-                }
-            }
-            None => groups.push((what, inf.count, vec![id])),
-        }
-    }
+fn seen(f: &super::merge::CapFinding) -> String {
+    let groups = f.grouped();
     let mut parts: Vec<String> = groups
         .iter()
         .take(3)
-        .map(|(w, n, ids)| format!("{w} x{n} in {}", ids.join(", ")))
+        .map(|g| {
+            format!(
+                "{}: {}{} x{} in {}",
+                g.confidence.label(),
+                g.why,
+                if g.had { "" } else { " (not in its request)" },
+                g.count,
+                g.ids.join(", ")
+            )
+        })
         .collect();
     if groups.len() > 3 {
         parts.push(format!("and {} more", groups.len() - 3));
@@ -205,7 +196,7 @@ fn capabilities(t: &mut String, m: &Merged) {
     } else {
         let _ = writeln!(t, "allow = [");
         for (cap, f) in &allow {
-            let _ = writeln!(t, "  {cap:?},  # {}", seen(&f.evidence));
+            let _ = writeln!(t, "  {cap:?},  # {}", seen(f));
         }
         let _ = writeln!(t, "]");
     }
@@ -214,14 +205,14 @@ fn capabilities(t: &mut String, m: &Merged) {
             t,
             "# NOT granted: {cap} ({}). No built-in profile grants it: it is a known way to the\n\
              # host. Add it to `allow` by hand only if you accept that, with a comment saying why.",
-            seen(&f.evidence)
+            seen(f)
         );
     }
     for (cap, f) in &outside {
         let _ = writeln!(
             t,
             "# Not granted: {cap} looked needed ({}), but the request never had it.",
-            seen(&f.evidence)
+            seen(f)
         );
     }
     let _ = writeln!(

@@ -14,10 +14,47 @@ pub struct CapFinding {
     pub evidence: Vec<(String, Inference, bool)>,
 }
 
+/// The same finding in one or more recordings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouped<'f> {
+    pub why: &'f str,
+    pub confidence: Confidence,
+    /// Whether the recordings' requests had the capability.
+    pub had: bool,
+    pub count: u64,
+    pub ids: Vec<&'f str>,
+}
+
 impl CapFinding {
     /// Inferred where the request had it: the only way a learned profile grants it.
     pub fn within_request(&self) -> bool {
         self.evidence.iter().any(|(_, _, had)| *had)
+    }
+
+    /// The evidence with identical findings of several recordings made one, first seen first.
+    pub fn grouped(&self) -> Vec<Grouped<'_>> {
+        let mut out: Vec<Grouped> = Vec::new();
+        for (id, inf, had) in &self.evidence {
+            let same = |g: &&mut Grouped| {
+                g.why == inf.why && g.confidence == inf.confidence && g.had == *had
+            };
+            match out.iter_mut().find(|g| same(g)) {
+                Some(g) => {
+                    g.count += inf.count;
+                    if !g.ids.contains(&id.as_str()) {
+                        g.ids.push(id);
+                    }
+                }
+                None => out.push(Grouped {
+                    why: &inf.why,
+                    confidence: inf.confidence,
+                    had: *had,
+                    count: inf.count,
+                    ids: vec![id],
+                }),
+            }
+        }
+        out
     }
 }
 
@@ -168,6 +205,12 @@ mod tests {
         let m = merge(&[&a, &b]);
         assert_eq!(m.caps["CAP_CHOWN"].verdict("CAP_CHOWN"), Verdict::Granted);
         assert_eq!(m.caps["CAP_CHOWN"].evidence.len(), 2);
+        let g = m.caps["CAP_CHOWN"].grouped();
+        assert_eq!(g.len(), 1);
+        assert_eq!(
+            (g[0].count, &g[0].ids[..]),
+            (6, &["aaaaaaaaaaaa", "bbbbbbbbbbbb"][..])
+        );
         assert_eq!(m.caps["CAP_CHOWN"].confidence, Confidence::Exact);
         assert_eq!(m.caps["CAP_SETUID"].confidence, Confidence::Likely);
         assert_eq!(

@@ -149,17 +149,20 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
                 "-"
             }
         );
-        for (id, inf, _) in f.evidence.iter().take(4) {
+        let groups = f.grouped();
+        for g in groups.iter().take(4) {
             let _ = writeln!(
                 t,
-                "      {id}  {}  x{}  ({})",
-                inf.why,
-                inf.count,
-                inf.confidence.label()
+                "      {}  x{}  ({}{})  in {}",
+                g.why,
+                g.count,
+                g.confidence.label(),
+                if g.had { "" } else { "; not in the request" },
+                g.ids.join(", ")
             );
         }
-        if f.evidence.len() > 4 {
-            let _ = writeln!(t, "      ... {} more", f.evidence.len() - 4);
+        if groups.len() > 4 {
+            let _ = writeln!(t, "      ... {} more", groups.len() - 4);
         }
         if cap == "CAP_NET_BIND_SERVICE" {
             let _ = writeln!(
