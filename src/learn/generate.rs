@@ -467,7 +467,15 @@ fn rootfs(t: &mut String, m: &Merged, base: &Profile) {
             notes.push(format!("{w:?} is not an absolute path: ignored"));
             continue;
         }
-        let d = writable_dir(w);
+        // Already writable as it is (the recorder lists an emptied directory such as /tmp
+        // itself): said below with the base's tmpfs, not moved to its parent.
+        let covered = base.rootfs.tmpfs.iter().any(|t| under(w, &t.path))
+            || mounts.iter().any(|v| under(w, v));
+        let d = if covered {
+            w.trim_end_matches('/').to_string()
+        } else {
+            writable_dir(w)
+        };
         let e = dirs.entry(d).or_default();
         for id in ids {
             if !e.contains(id) {
@@ -673,7 +681,7 @@ mod tests {
                           {"arch":"x86","name":"socketcall","ok":2},{"arch":"x86","name":"read","ok":1}],
               "evidence":[{"syscall":"setxattr","ret":0,"args":{"name":"trusted.x","path":"/a"}},
                           {"syscall":"socket","ret":3,"args":{"family":17,"type":3}}],
-              "writes":["/var/lib/pg/postmaster.opts","/var/lib/pg/data/PG_VERSION","/var/run/pg/","/srv/x.pid","/x.log","/etc/motd"]}"#,
+              "writes":["/var/lib/pg/postmaster.opts","/var/lib/pg/data/PG_VERSION","/var/run/pg/","/srv/x.pid","/x.log","/etc/motd","/tmp"]}"#,
             std::path::Path::new("db.json"),
         )
         .unwrap();
@@ -700,6 +708,13 @@ mod tests {
             "# written directly in / (by dbdbdbdbdbdb): a tmpfs there would hide the image's /"
         ));
         assert!(text.contains("# written directly in /etc (by dbdbdbdbdbdb)"));
+        // An emptied /tmp (the recorder lists it, not its files): restricted's tmpfs.
+        assert!(
+            text.contains(
+                "# /tmp (written by dbdbdbdbdbdb): already writable, in restricted's tmpfs /tmp"
+            ),
+            "{text}"
+        );
         assert!(p.rootfs.tmpfs[2].options.contains(&"uid=999".to_string()));
         // 32-bit syscalls: a comment, unless --widen.
         assert!(!p.seccomp.compat_arches);
