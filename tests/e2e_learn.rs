@@ -21,19 +21,7 @@ fn config_file() -> PathBuf {
     static CFG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CFG.get_or_init(|| {
         let dir = manifest().join(format!("target/e2e/learn-{}", std::process::id()));
-        let profiles = dir.join("profiles");
-        std::fs::create_dir_all(&profiles).unwrap();
-        let cfg = dir.join("rampart.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n",
-                common::runc_path(),
-                dir.join("audit.log"),
-                profiles
-            ),
-        )
-        .unwrap();
+        let (cfg, profiles) = write_config(&dir);
         let out = learn(&cfg, &["profile", "probe"]);
         assert!(
             out.status.success(),
@@ -44,6 +32,26 @@ fn config_file() -> PathBuf {
         cfg
     })
     .clone()
+}
+
+/// DIR/rampart.toml naming the real runc, an audit log, DIR/profiles and DIR/recordings
+/// (the `[learn] dir`); returns it and the profiles directory.
+fn write_config(dir: &Path) -> (PathBuf, PathBuf) {
+    let profiles = dir.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let cfg = dir.join("rampart.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n[learn]\ndir = {:?}\n",
+            common::runc_path(),
+            dir.join("audit.log"),
+            profiles,
+            dir.join("recordings")
+        ),
+    )
+    .unwrap();
+    (cfg, profiles)
 }
 
 fn learn(cfg: &Path, args: &[&str]) -> Output {
@@ -175,20 +183,8 @@ fn record_then_learn_then_run_under_the_learned_profile() {
     }
     let dir = manifest().join(format!("target/e2e/learn-rec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (profiles, recordings) = (dir.join("profiles"), dir.join("recordings"));
-    std::fs::create_dir_all(&profiles).unwrap();
-    let cfg = dir.join("rampart.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n[learn]\ndir = {:?}\n",
-            common::runc_path(),
-            dir.join("audit.log"),
-            profiles,
-            recordings
-        ),
-    )
-    .unwrap();
+    let (cfg, profiles) = write_config(&dir);
+    let recordings = dir.join("recordings");
     let under = |profile: &str| Runtime::Rampart {
         args: vec![
             format!("--rampart-config={}", cfg.display()),
