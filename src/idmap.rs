@@ -59,6 +59,10 @@ pub struct Joined {
     pub mapping: Mapping,
     /// OCI types of the namespaces the spec joins that this user namespace owns.
     pub owns: Vec<String>,
+    /// The network namespace the spec joins where the host's user namespace owns it (a CRI
+    /// pod's, made by CNI), with its inode: runc 1.1 joins the user namespace first and then
+    /// cannot enter it, so Rampart enters it before exec'ing runc (`netns`).
+    pub enter_net: Option<(String, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -398,8 +402,8 @@ pub fn gather(
                 std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(d.mode | 0o001));
         }
     }
-    // Staging replaces fix_traversal: not with it, not for pods (their sandbox's files), and
-    // only when the container is really being created.
+    // Staging replaces fix_traversal: not with it, and only when the container is really
+    // being created. A pod's containers are staged for their sandbox's mapping.
     // `explain` (no container) shows what create would do, for the bundle directory's name.
     let bundle_real = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
     let shown = bundle_real
@@ -407,8 +411,8 @@ pub fn gather(
         .and_then(|n| n.to_str())
         .filter(|_| container.is_none())
         .map(|id| Container::new(None, id));
-    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root, &joined) {
-        (Ok(m), Some(c), Some(rootfs), None) if !p.fix_traversal => {
+    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root) {
+        (Ok(m), Some(c), Some(rootfs)) if !p.fix_traversal => {
             let id = c
                 .state
                 .file_name()
@@ -445,8 +449,9 @@ pub fn gather(
 /// path, if one does, it is not the host's, it maps one range of ids inside the profile's
 /// pool (so Rampart set it up for a container under this profile) and it can be named by a
 /// `/proc/PID/ns/user` path. runc 1.1 joins the user namespace first, so every other
-/// namespace joined must belong to it: a CRI pod's containers also join the sandbox's
-/// network namespace, which CNI created on the host, and get no user namespace here.
+/// namespace joined must belong to it, except a network namespace the host's user namespace
+/// owns (a CRI pod's, which CNI created on the host): Rampart enters that one itself
+/// (`enter_net`), and only where the namespace-path rule accepts its path.
 fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // ioctl(2) NS_GET_USERNS = _IO(0xb7, 0x1): an fd of the namespace's owning user namespace.
@@ -495,7 +500,16 @@ fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
             .filter(|(_, q)| owner(q) == Some(ino))
             .map(|(t, _)| t.clone())
             .collect();
-        if owns.len() != joined.len() {
+        let enter_net = joined
+            .iter()
+            .find(|(t, q)| {
+                t == "network"
+                    && !owns.contains(t)
+                    && crate::policy::ns_paths::acceptable(t, q)
+                    && owner(q) == Some(host)
+            })
+            .and_then(|(_, q)| Some((q.clone(), std::fs::metadata(q).ok()?.ino())));
+        if owns.len() + usize::from(enter_net.is_some()) != joined.len() || owns.is_empty() {
             continue;
         }
         let one = |file: &str| -> Option<(u32, u32)> {
@@ -526,6 +540,7 @@ fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
             path: user,
             mapping: Mapping { uid, gid, size },
             owns,
+            enter_net,
         });
     }
     None

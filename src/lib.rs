@@ -20,6 +20,7 @@ pub mod host;
 pub mod idmap;
 pub mod lsm;
 pub mod mountapi;
+pub mod netns;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;

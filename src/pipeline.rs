@@ -33,7 +33,11 @@ pub fn main(host: &dyn Host, argv: Vec<OsString>) -> i32 {
         return code;
     }
     let err = match prepare(&inv, host) {
-        Ok((runtime, args)) => host.exec(&runtime, &args),
+        // A pod's network namespace, entered last: runc inherits it (see `netns`).
+        Ok((runtime, args)) => match crate::netns::take().map(|ns| host.enter_netns(&ns)) {
+            Some(Err(e)) => e,
+            _ => host.exec(&runtime, &args),
+        },
         Err(e) => e,
     };
     fail(host, &inv.global, &err)
@@ -184,6 +188,8 @@ pub struct Plan {
     /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
     /// mapping they are id-mapped to.
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
+    /// The pod's network namespace (path, inode) Rampart enters before runc (`netns`).
+    pub enter_net: Option<(String, u64)>,
 }
 
 impl Plan {
@@ -293,6 +299,19 @@ pub fn plan_container(
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
+    // Only when the userns step dropped the network entry.
+    let enter_net = facts
+        .userns
+        .as_ref()
+        .and_then(|u| u.joined.as_ref()?.enter_net.clone())
+        .filter(|_| {
+            let ns: Vec<serde_json::Value> = spec
+                .typed("/linux/namespaces")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            !ns.iter().any(|n| n["type"] == "network")
+        });
     // Only when the userns step pointed the spec at the clones.
     let staging = facts
         .userns
@@ -309,6 +328,7 @@ pub fn plan_container(
         notes,
         request_bytes,
         staging,
+        enter_net,
     })
 }
 
@@ -356,6 +376,10 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
+    let netns = match (&plan.enter_net, outcome) {
+        (Some((path, ino)), "hardened") => Some(crate::netns::open_judged(path, *ino)?),
+        _ => None,
+    };
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
         Some(dir.stage(CONFIG, &plan.spec.to_vec_sized(plan.request_bytes))?)
@@ -400,6 +424,9 @@ pub(crate) fn harden_bundle(
     if let Some(staged) = staged {
         staged.commit()?;
     }
+    if let Some(ns) = netns {
+        crate::netns::pend(ns);
+    }
     // The process execs the runtime next: freeing the plan (every node of the spec tree,
     // the changes) would only cost time (a few percent of a create) before the address
     // space is replaced. The lock is released on exec (close-on-exec descriptor).
@@ -425,6 +452,18 @@ fn clamp_exec(
         .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
+    // A pod's container whose network namespace Rampart entered at create: runc exec would
+    // leave the process in the caller's.
+    if let Some(state) = cmd
+        .id
+        .as_deref()
+        .map(|id| crate::exec::state_json(inv.global.root.as_deref(), id))
+        .transpose()?
+        .flatten()
+        && let Some(ns) = crate::netns::for_exec(&state)?
+    {
+        crate::netns::pend(ns);
+    }
     let staged = match &plan.process {
         Some((path, bytes)) => Some(bundle::stage(path, bytes)?),
         None => None,

@@ -687,40 +687,104 @@ fn cri_profile_annotation_selects_the_profile_per_pod() {
     });
 }
 
-/// A pod under `isolated` (chosen by an allow-listed annotation): the sandbox runs with root
-/// mapped to an unprivileged host id. Its app containers cannot have a user namespace under
-/// runc 1.1 (they join the sandbox's ipc and uts namespaces, and CNI's network namespace,
-/// which belong to different user namespaces), so the kubelet sees a refusal that says so
-/// and how to opt out, and nothing runs without one.
+/// The first line of a uid_map: (inside, host, count).
+fn first_map(map: &str) -> Vec<u64> {
+    map.split_whitespace()
+        .take(3)
+        .filter_map(|f| f.parse().ok())
+        .collect()
+}
+
+fn in_pool(map: &str) -> bool {
+    matches!(first_map(map).as_slice(), [0, host, 65536] if *host >= 0x7000_0000)
+}
+
+/// What an app container of an isolated pod reports from inside (and again through exec).
+const POD_PROBE: &str = "cat /proc/self/uid_map; for n in net ipc uts user; do echo $n=$(readlink /proc/self/ns/$n); done; \
+     ip -o -4 addr show; echo hostname=$(hostname); \
+     echo x > /tmp/f && echo tmp=writable; cat /etc/resolv.conf /etc/hosts >/dev/null && echo files=readable";
+
+/// A pod under `isolated` (chosen by an allow-listed annotation), through containerd's CRI
+/// socket, with no fix_traversal (containerd's 0700 directories are reached through staged
+/// clones): the sandbox runs with root mapped to the pool, and so do its app containers,
+/// which join the sandbox's user, ipc and uts namespaces while Rampart enters the pod's
+/// network namespace (CNI's, owned by the host's user namespace) for runc, at create and at
+/// exec. Checked from inside: uid_map shows the pool, the pod's interface and IP are there,
+/// the namespaces are the sandbox's, and an exec lands in the same network namespace.
 #[test]
-fn cri_pod_under_isolated_maps_the_sandbox_and_refuses_app_containers_clearly() {
+fn cri_pod_under_isolated_maps_the_sandbox_and_its_app_containers() {
     if !ready() {
         return;
     }
     let ann = [("rampart.dev/profile", "isolated-e2e")];
     with_pod("isolated", "rampart", false, &ann, |pod| {
-        let map = fs::read_to_string(format!("/proc/{}/uid_map", pod.sandbox_pid())).unwrap();
-        let first: Vec<u64> = map
-            .split_whitespace()
-            .take(3)
-            .filter_map(|f| f.parse().ok())
-            .collect();
+        let sb = pod.sandbox_pid();
+        let map = fs::read_to_string(format!("/proc/{sb}/uid_map")).unwrap();
         assert!(
-            matches!(first.as_slice(), [0, host, 65536] if *host >= 0x7000_0000),
+            in_pool(&map),
             "the sandbox's root is not mapped to the isolated pool: {map}"
         );
-        let err = pod
-            .try_run_container("probe", &["true"], &[])
-            .expect_err("an app container started under isolated");
-        for part in [
-            "rampart: refused by profile isolated-e2e; to run it, change what stops a user namespace (below), or run it under a profile without [userns].\n",
-            "\nprofile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1:\n- ",
-            "joins the ipc namespace",
-            "on_unsupported = \"skip\"",
-        ] {
-            assert!(err.contains(part), "{part}: {err}");
-        }
+        let ns = |n: &str| {
+            fs::read_link(format!("/proc/{sb}/ns/{n}"))
+                .unwrap()
+                .display()
+                .to_string()
+        };
+        let host_net = fs::read_link("/proc/self/ns/net").unwrap();
+        assert_ne!(ns("net"), host_net.display().to_string());
+        let ip = pod.ip();
+        assert!(
+            ip.starts_with("192.0.2."),
+            "the pod has a CNI address: {ip:?}"
+        );
+        let check = |inside: &str, how: &str| {
+            assert!(
+                in_pool(inside.lines().next().unwrap_or_default()),
+                "{how}: root is not the pool's\n{inside}"
+            );
+            for n in ["net", "ipc", "uts", "user"] {
+                assert!(
+                    inside.contains(&format!("{n}={}", ns(n))),
+                    "{how}: not in the sandbox's {n} namespace ({})\n{inside}",
+                    ns(n)
+                );
+            }
+            assert!(
+                inside.contains(&format!("inet {ip}/")),
+                "{how}: the pod's address {ip} is not visible\n{inside}"
+            );
+            for part in ["hostname=isolated", "tmp=writable", "files=readable"] {
+                assert!(inside.contains(part), "{how}: {part}\n{inside}");
+            }
+        };
+        let (code, inside) = pod.run_container("probe", &["sh", "-c", POD_PROBE], &[]);
+        assert_eq!(code, 0, "{inside}");
+        check(&inside, "app container");
+        // kubectl exec: runc exec enters only the namespaces in the container's config.
+        let id = pod
+            .try_start_container("sleeper", &["sleep", "1000"], &[])
+            .unwrap();
+        let (code, out, err) = pod.exec_sync(&id, &["sh", "-c", POD_PROBE]);
+        assert_eq!(code, 0, "{out}{err}");
+        check(&out, "exec");
+        let audit = fs::read_to_string(audit_log()).unwrap();
+        assert!(
+            audit.contains(&format!(
+                "\"/linux/namespaces/network\":[\"/proc/{sb}/ns/net\",null]"
+            )),
+            "the entered network namespace is in the audit log"
+        );
     });
+    // Pod gone: nothing staged stays mounted in containerd's mount namespace.
+    let pid = fs::read_to_string(Containerd::get().dir.join("containerd.pid")).unwrap();
+    let left: Vec<String> = fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim()))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with("/run/rampart/stage/"))
+        .map(String::from)
+        .collect();
+    assert!(left.is_empty(), "staged mounts left behind: {left:?}");
 }
 
 const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/probe status";

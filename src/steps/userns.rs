@@ -18,8 +18,11 @@
 //!
 //! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
 //! too, with its mapping, where that user namespace owns every namespace joined and Rampart
-//! set it up under the same profile (`idmap` finds it). A CRI pod's app containers do not
-//! qualify: they also join the sandbox's network namespace, which CNI made on the host.
+//! set it up under the same profile (`idmap` finds it). A CRI pod's app containers qualify
+//! too: they also join the sandbox's network namespace, which CNI made on the host and which
+//! runc 1.1 (in the pod's user namespace by then) cannot enter; its entry is dropped and
+//! Rampart enters it before exec'ing runc (`netns`), so the container inherits it. runc sets
+//! no net.* sysctl there: engines' defaults are dropped (recorded), others refused.
 //!
 //! What cannot work is refused with the reason and the opt-out, or, with `on_unsupported =
 //! "skip"`, run without a user namespace and recorded: host pid/ipc/uts namespaces, joined
@@ -35,6 +38,11 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 const PING: &str = "/linux/sysctl/net.ipv4.ping_group_range";
+/// net.* sysctls engines set by themselves (Docker's and CRI's unprivileged ICMP and ports).
+const ENGINE_NET_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+];
 const ATIME: &[&str] = &["noatime", "nodiratime", "relatime", "strictatime"];
 /// Options that make runc remount a bind mount (and so meet the kernel's locked flags).
 const REMOUNTING: &[&str] = &[
@@ -129,6 +137,23 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             m.size - 1
         ));
     }
+    // The pod's network namespace (CNI's, the host user namespace's): Rampart enters it
+    // before runc, and runc sets no net.* sysctl outside a network namespace it joins.
+    let enter_net = pod.and_then(|j| j.enter_net.as_ref());
+    let mut net_defaults = Vec::new();
+    if enter_net.is_some() {
+        let sysctls: std::collections::BTreeMap<String, String> =
+            spec.typed("/linux/sysctl")?.unwrap_or_default();
+        for (k, v) in sysctls.iter().filter(|(k, _)| k.starts_with("net.")) {
+            if ENGINE_NET_SYSCTLS.contains(&(k.as_str(), v.as_str())) {
+                net_defaults.push(k.clone());
+            } else {
+                why.push(format!(
+                    "sysctl {k}={v}: runc 1.1 sets none in the pod's network namespace, which it does not join; set it on the pod (its sandbox applies it)"
+                ));
+            }
+        }
+    }
     let mounts: Vec<Value> = spec.typed("/mounts")?.unwrap_or_default();
     let dests: Vec<String> = mounts
         .iter()
@@ -174,6 +199,30 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     }
 
     let mut ns = namespaces.clone();
+    if let Some((path, _)) = enter_net {
+        ns.retain(|n| n["type"] != "network");
+        for k in &net_defaults {
+            let v = spec.get(&format!("/linux/sysctl/{k}")).cloned();
+            let mut all: serde_json::Map<String, Value> =
+                spec.typed("/linux/sysctl")?.unwrap_or_default();
+            all.remove(k);
+            spec.set("/linux/sysctl", Value::Object(all))?;
+            ch.record(
+                &format!("/linux/sysctl/{k}"),
+                v.unwrap_or(Value::Null),
+                Value::Null,
+                "the engine's default; runc 1.1 sets no net.* sysctl in a network namespace it does not join (the pod's sandbox sets the pod's)",
+            );
+        }
+        ch.record(
+            "/linux/namespaces/network",
+            json!(path),
+            Value::Null,
+            format!(
+                "Rampart enters the pod's network namespace {path} (the host user namespace's, made by CNI) before runc, which joins the pod's user namespace first and could not enter it: the container inherits it"
+            ),
+        );
+    }
     let why_ns = match pod {
         Some(j) => {
             ns.push(json!({"type": "user", "path": j.path}));
@@ -665,6 +714,7 @@ mod tests {
                     path: "/proc/6770/ns/user".into(),
                     mapping: M,
                     owns: owns.iter().map(|s| s.to_string()).collect(),
+                    enter_net: None,
                 })
             })
         };
@@ -691,6 +741,61 @@ mod tests {
         let err = format!("{:#}", run(&mut s, &pod(&["ipc", "uts"])).unwrap_err());
         assert!(
             err.contains("joins the pid namespace") && !err.contains("ipc"),
+            "{err}"
+        );
+    }
+
+    /// A CRI app container: the sandbox's user namespace owns its ipc, uts (and pid), the
+    /// host's owns CNI's network namespace. The network entry goes (Rampart enters it), and
+    /// runc can set no net.* sysctl there: engines' defaults dropped, others refused.
+    #[test]
+    fn a_pods_host_owned_network_namespace_is_left_to_rampart_to_enter() {
+        let pod = host(|u| {
+            u.joined = Some(crate::idmap::Joined {
+                path: "/proc/6770/ns/user".into(),
+                mapping: M,
+                owns: vec!["pid".into(), "ipc".into(), "uts".into()],
+                enter_net: Some(("/proc/6770/ns/net".into(), 4026532000)),
+            })
+        });
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        s.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ping_group_range": "0 2147483647", "kernel.shm_rmid_forced": "1"}),
+        )
+        .unwrap();
+        let out = run(&mut s, &pod).unwrap();
+        let ns: Vec<Value> = s.typed("/linux/namespaces").unwrap().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "network"), "{ns:?}");
+        assert!(ns.contains(&json!({"type": "user", "path": "/proc/6770/ns/user"})));
+        assert_eq!(
+            s.get("/linux/sysctl").unwrap(),
+            &json!({"kernel.shm_rmid_forced": "1"}),
+            "the engine's default dropped, the rest kept"
+        );
+        for f in [
+            "/linux/namespaces/network",
+            "/linux/sysctl/net.ipv4.ping_group_range",
+        ] {
+            assert!(out.iter().any(|c| c.field == f), "{f}: {out:?}");
+        }
+        // /sys: the network namespace is not the container's own.
+        let mounts: Vec<Value> = s.typed("/mounts").unwrap().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["destination"] == "/sys" && m["type"] == "bind")
+        );
+        // An explicit net.* sysctl cannot be honoured: refused, naming it.
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        s.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ip_local_port_range": "1024 65000"}),
+        )
+        .unwrap();
+        let err = format!("{:#}", run(&mut s, &pod).unwrap_err());
+        assert!(
+            err.contains("sysctl net.ipv4.ip_local_port_range=1024 65000") && err.len() < 1000,
             "{err}"
         );
     }

@@ -35,8 +35,8 @@ pub fn engines_dir() -> PathBuf {
 /// target/e2e/engines, and an annotation allow-list. Profiles: `broken` extends a profile
 /// that does not exist (every create with it is refused); `hostnet` is restricted with the
 /// host-network and host-UTS rules waived (host-network pods); `isolated-e2e` is the built-in
-/// isolated with its id allocations under target/, letting Rampart open containerd's 0700
-/// state directories (under target/) to the container's root. Annotations allowed: `rampart.dev/profile`
+/// isolated with its id allocations under target/ (containerd's 0700 state directories are
+/// reached through staged clones). Annotations allowed: `rampart.dev/profile`
 /// = baseline, isolated-e2e; `rampart.dev/waive` = host-network, host-uts, host-ipc.
 pub fn rampart_config() -> PathBuf {
     static CONFIG: OnceLock<PathBuf> = OnceLock::new();
@@ -55,7 +55,7 @@ pub fn rampart_config() -> PathBuf {
             fs::write(
                 profiles.join("isolated-e2e.toml"),
                 format!(
-                    "extends = \"isolated\"\n\n[userns]\nstate_dir = {:?}\nfix_traversal = true\n",
+                    "extends = \"isolated\"\n\n[userns]\nstate_dir = {:?}\n",
                     dir.join("idmap")
                 ),
             )
@@ -770,18 +770,21 @@ pub mod cri {
     }
 
     impl Pod<'_> {
-        /// The sandbox (pause) process's pid, from the verbose PodSandboxStatus.
-        pub fn sandbox_pid(&self) -> u32 {
+        fn status(&self, verbose: bool) -> PodSandboxStatusResponse {
             let mut c = self.cri.client.clone();
-            let st = self
-                .cri
+            self.cri
                 .rt
                 .block_on(c.pod_sandbox_status(PodSandboxStatusRequest {
                     pod_sandbox_id: self.id.clone(),
-                    verbose: true,
+                    verbose,
                 }))
                 .unwrap()
-                .into_inner();
+                .into_inner()
+        }
+
+        /// The sandbox (pause) process's pid, from the verbose PodSandboxStatus.
+        pub fn sandbox_pid(&self) -> u32 {
+            let st = self.status(true);
             let info: serde_json::Value = serde_json::from_str(&st.info["info"]).unwrap();
             info["pid"].as_u64().expect("no pid in the sandbox info") as u32
         }
@@ -805,6 +808,81 @@ pub mod cri {
             command: &[&str],
             annotations: &[(&str, &str)],
         ) -> Result<(i32, String), String> {
+            let id = self.try_start_container(name, command, annotations)?;
+            let mut c = self.cri.client.clone();
+            let rt = &self.cri.rt;
+            let log_path = format!("{name}.log");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let exit_code = loop {
+                let st = rt
+                    .block_on(c.container_status(ContainerStatusRequest {
+                        container_id: id.clone(),
+                        verbose: false,
+                    }))
+                    .unwrap()
+                    .into_inner()
+                    .status
+                    .unwrap();
+                if st.state == ContainerState::ContainerExited as i32 {
+                    break st.exit_code;
+                }
+                assert!(Instant::now() < deadline, "container {name} did not exit");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            // CRI log lines: TIMESTAMP STREAM TAG MESSAGE.
+            let log = std::fs::read_to_string(self.log_dir.join(&log_path)).unwrap_or_default();
+            let stdout = log
+                .lines()
+                .filter_map(|l| {
+                    let mut parts = l.splitn(4, ' ');
+                    let (_, stream, _, msg) = (
+                        parts.next()?,
+                        parts.next()?,
+                        parts.next()?,
+                        parts.next().unwrap_or(""),
+                    );
+                    (stream == "stdout").then(|| format!("{msg}\n"))
+                })
+                .collect();
+            Ok((exit_code, stdout))
+        }
+
+        /// The pod's IP address (CNI's), from PodSandboxStatus.
+        pub fn ip(&self) -> String {
+            self.status(false)
+                .status
+                .and_then(|s| s.network)
+                .map(|n| n.ip)
+                .unwrap_or_default()
+        }
+
+        /// ExecSync in container `id` (what `kubectl exec` does): (exit code, stdout, stderr).
+        pub fn exec_sync(&self, id: &str, cmd: &[&str]) -> (i32, String, String) {
+            let mut c = self.cri.client.clone();
+            let r = self
+                .cri
+                .rt
+                .block_on(c.exec_sync(ExecSyncRequest {
+                    container_id: id.into(),
+                    cmd: cmd.iter().map(|s| s.to_string()).collect(),
+                    timeout: 30,
+                }))
+                .unwrap_or_else(|e| panic!("ExecSync: {}", e.message()))
+                .into_inner();
+            (
+                r.exit_code,
+                String::from_utf8_lossy(&r.stdout).into(),
+                String::from_utf8_lossy(&r.stderr).into(),
+            )
+        }
+
+        /// Creates and starts a container running `command`; returns its id (it keeps running).
+        pub fn try_start_container(
+            &self,
+            name: &str,
+            command: &[&str],
+            annotations: &[(&str, &str)],
+        ) -> Result<String, String> {
             let mut c = self.cri.client.clone();
             let rt = &self.cri.rt;
             let log_path = format!("{name}.log");
@@ -852,39 +930,7 @@ pub mod cri {
                 container_id: id.clone(),
             }))
             .map_err(|e| format!("StartContainer: {}", e.message()))?;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let exit_code = loop {
-                let st = rt
-                    .block_on(c.container_status(ContainerStatusRequest {
-                        container_id: id.clone(),
-                        verbose: false,
-                    }))
-                    .unwrap()
-                    .into_inner()
-                    .status
-                    .unwrap();
-                if st.state == ContainerState::ContainerExited as i32 {
-                    break st.exit_code;
-                }
-                assert!(Instant::now() < deadline, "container {name} did not exit");
-                std::thread::sleep(Duration::from_millis(50));
-            };
-            // CRI log lines: TIMESTAMP STREAM TAG MESSAGE.
-            let log = std::fs::read_to_string(self.log_dir.join(&log_path)).unwrap_or_default();
-            let stdout = log
-                .lines()
-                .filter_map(|l| {
-                    let mut parts = l.splitn(4, ' ');
-                    let (_, stream, _, msg) = (
-                        parts.next()?,
-                        parts.next()?,
-                        parts.next()?,
-                        parts.next().unwrap_or(""),
-                    );
-                    (stream == "stdout").then(|| format!("{msg}\n"))
-                })
-                .collect();
-            Ok((exit_code, stdout))
+            Ok(id)
         }
     }
 
