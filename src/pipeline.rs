@@ -303,7 +303,7 @@ pub fn plan_container(
     let enter_net = facts
         .userns
         .as_ref()
-        .and_then(|u| u.joined.as_ref()?.enter_net.clone())
+        .and_then(|u| u.enter_net.clone())
         .filter(|_| {
             let ns: Vec<serde_json::Value> = spec
                 .typed("/linux/namespaces")

@@ -500,6 +500,11 @@ fn docker_install_reloads_dockerd_and_makes_rampart_the_default() {
 // -------------------------------------------------------------------------- containerd
 
 fn ctr_run(c: &Containerd, binary: &Path, args: &[&str]) -> Output {
+    ctr_run_with(c, binary, &[], args)
+}
+
+/// `ctr run` with `flags` before the image.
+fn ctr_run_with(c: &Containerd, binary: &Path, flags: &[&str], args: &[&str]) -> Output {
     let id = format!(
         "rampart-ctr-{}-{}",
         std::process::id(),
@@ -514,6 +519,7 @@ fn ctr_run(c: &Containerd, binary: &Path, args: &[&str]) -> Output {
         "--runc-binary",
     ])
     .arg(binary)
+    .args(flags)
     .args([IMAGE_REF, &id])
     .args(args);
     common::engines::run_timeout(&mut cmd, Duration::from_secs(120))
@@ -549,6 +555,58 @@ fn ctr_refused_container_shows_ramparts_own_message() {
             broken_profile_message()
         )
     );
+}
+
+/// What a container under isolated reports from inside: its uid_map, whether /tmp and
+/// /data (a volume) are writable, whether resolv.conf and hosts are readable.
+const ISOLATED_PROBE: &str = "cat /proc/self/uid_map; echo x > /tmp/f && echo tmp=writable; \
+     echo x > /data/f && echo volume=writable; cat /etc/resolv.conf /etc/hosts > /dev/null && echo files=readable";
+
+fn assert_isolated(inside: &str) {
+    assert!(
+        in_pool(inside.lines().next().unwrap_or_default()),
+        "root is not the pool's\n{inside}"
+    );
+    for part in ["tmp=writable", "volume=writable", "files=readable"] {
+        assert!(inside.contains(part), "{part}\n{inside}");
+    }
+}
+
+/// Mount points under /run/rampart/stage/ in the mount namespace of process `pid`.
+fn staged_mounts(pid: &str) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim()))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with("/run/rampart/stage/"))
+        .map(String::from)
+        .collect()
+}
+
+/// containerd through ctr, with the `rampart-isolated-e2e` link as runc (as
+/// `--runc-binary` or the runtime's BinaryName): root is the pool's, /tmp and a bind of a
+/// host directory open to all (a user's bind: never id-mapped) are writable, the image's
+/// resolv.conf and hosts readable, and `--rm` leaves nothing staged.
+#[test]
+fn ctr_run_under_isolated_maps_root_and_leaves_no_mount() {
+    if !ready() {
+        return;
+    }
+    let c = Containerd::get();
+    let vol = c.dir.join(format!("isolated-vol-{}", std::process::id()));
+    fs::create_dir_all(&vol).unwrap();
+    fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let mount = format!("type=bind,src={},dst=/data,options=rbind:rw", vol.display());
+    let inside = ok(&ctr_run_with(
+        c,
+        &c.bin_dir.join("rampart-isolated-e2e"),
+        &["--mount", &mount],
+        &["sh", "-c", ISOLATED_PROBE],
+    ));
+    assert_isolated(&inside);
+    let pid = fs::read_to_string(c.dir.join("containerd.pid")).unwrap();
+    assert_eq!(staged_mounts(&pid), Vec::<String>::new());
+    let _ = fs::remove_dir_all(&vol);
 }
 
 // ------------------------------------------------------------------ CRI (RuntimeClass)
@@ -777,13 +835,7 @@ fn cri_pod_under_isolated_maps_the_sandbox_and_its_app_containers() {
     });
     // Pod gone: nothing staged stays mounted in containerd's mount namespace.
     let pid = fs::read_to_string(Containerd::get().dir.join("containerd.pid")).unwrap();
-    let left: Vec<String> = fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim()))
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with("/run/rampart/stage/"))
-        .map(String::from)
-        .collect();
+    let left = staged_mounts(&pid);
     assert!(left.is_empty(), "staged mounts left behind: {left:?}");
 }
 
@@ -922,6 +974,45 @@ fn podman_runtime_rampart_is_hardened() {
         Some("0"),
         "{plain}"
     );
+}
+
+/// podman with `--runtime rampart --runtime-flag rampart-profile=isolated-e2e`: root is the
+/// pool's, /tmp and a named volume are writable, podman's resolv.conf and hosts readable; an
+/// exec runs with the same mapping, and rm leaves nothing staged.
+#[test]
+fn podman_under_isolated_maps_root_and_leaves_no_mount() {
+    if !ready() {
+        return;
+    }
+    let p = Podman::get();
+    let cfg = format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    );
+    let vol = format!("isolated-vol-{}", std::process::id());
+    ok(&p.run(&["volume", "create", &vol]));
+    let name = format!("isolated-{}", std::process::id());
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--runtime",
+            "rampart",
+            "--runtime-flag",
+            &cfg,
+            "--runtime-flag",
+            "rampart-profile=isolated-e2e",
+        ];
+        all.extend(args);
+        p.run(&all)
+    };
+    let volume = format!("{vol}:/data");
+    ok(&run(&[
+        "run", "-d", "--name", &name, "-v", &volume, IMAGE, "sleep", "1000",
+    ]));
+    let inside = ok(&run(&["exec", &name, "sh", "-c", ISOLATED_PROBE]));
+    assert_isolated(&inside);
+    ok(&run(&["rm", "-f", "-t", "0", &name]));
+    ok(&p.run(&["volume", "rm", &vol]));
+    assert_eq!(staged_mounts("self"), Vec::<String>::new());
 }
 
 /// podman copies an image's annotations into the spec: an image author's

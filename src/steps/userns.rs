@@ -19,10 +19,12 @@
 //! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
 //! too, with its mapping, where that user namespace owns every namespace joined and Rampart
 //! set it up under the same profile (`idmap` finds it). A CRI pod's app containers qualify
-//! too: they also join the sandbox's network namespace, which CNI made on the host and which
-//! runc 1.1 (in the pod's user namespace by then) cannot enter; its entry is dropped and
-//! Rampart enters it before exec'ing runc (`netns`), so the container inherits it. runc sets
-//! no net.* sysctl there: engines' defaults are dropped (recorded), others refused.
+//! too, though they also join the sandbox's network namespace, which CNI made on the host.
+//! A network namespace joined by path that the host's user namespace owns (CNI's, podman's)
+//! cannot be entered from inside the container's user namespace (runc 1.1 joins a pod's
+//! first; `runc exec` always does): its entry is dropped and Rampart enters it before
+//! exec'ing runc (`netns`), so the container inherits it. runc sets no net.* sysctl there:
+//! engines' defaults are dropped (recorded), others refused.
 //!
 //! What cannot work is refused with the reason and the opt-out, or, with `on_unsupported =
 //! "skip"`, run without a user namespace and recorded: host pid/ipc/uts namespaces, joined
@@ -137,9 +139,9 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             m.size - 1
         ));
     }
-    // The pod's network namespace (CNI's, the host user namespace's): Rampart enters it
-    // before runc, and runc sets no net.* sysctl outside a network namespace it joins.
-    let enter_net = pod.and_then(|j| j.enter_net.as_ref());
+    // A network namespace the host's user namespace owns (CNI's, podman's): Rampart enters
+    // it before runc, and runc sets no net.* sysctl outside a network namespace it joins.
+    let enter_net = facts.enter_net.as_ref();
     let mut net_defaults = Vec::new();
     if enter_net.is_some() {
         let sysctls: std::collections::BTreeMap<String, String> =
@@ -149,7 +151,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 net_defaults.push(k.clone());
             } else {
                 why.push(format!(
-                    "sysctl {k}={v}: runc 1.1 sets none in the pod's network namespace, which it does not join; set it on the pod (its sandbox applies it)"
+                    "sysctl {k}={v}: runc 1.1 sets no net.* sysctl in a network namespace the host owns, which Rampart enters for it; drop it (Kubernetes: set it on the pod, whose sandbox applies it)"
                 ));
             }
         }
@@ -219,7 +221,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             json!(path),
             Value::Null,
             format!(
-                "Rampart enters the pod's network namespace {path} (the host user namespace's, made by CNI) before runc, which joins the pod's user namespace first and could not enter it: the container inherits it"
+                "Rampart enters the network namespace {path} (the host user namespace's: CNI's, podman's) before runc, which could not from inside the container's user namespace (runc exec joins that first): the container inherits it"
             ),
         );
     }
@@ -482,6 +484,7 @@ mod tests {
             mount_flags: Default::default(),
             joined: None,
             stage: None,
+            enter_net: None,
         };
         f(&mut u);
         HostFacts {
@@ -714,7 +717,6 @@ mod tests {
                     path: "/proc/6770/ns/user".into(),
                     mapping: M,
                     owns: owns.iter().map(|s| s.to_string()).collect(),
-                    enter_net: None,
                 })
             })
         };
@@ -755,8 +757,8 @@ mod tests {
                 path: "/proc/6770/ns/user".into(),
                 mapping: M,
                 owns: vec!["pid".into(), "ipc".into(), "uts".into()],
-                enter_net: Some(("/proc/6770/ns/net".into(), 4026532000)),
-            })
+            });
+            u.enter_net = Some(("/proc/6770/ns/net".into(), 4026532000));
         });
         let mut s = fixture("containerd-1.6-cri/container.json");
         s.set(
