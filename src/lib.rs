@@ -30,6 +30,7 @@ pub mod seccomp;
 pub mod settings;
 pub mod spec;
 pub mod stage;
+pub mod stdio;
 pub mod steps;
 pub mod suggest;
 pub mod update;

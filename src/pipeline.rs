@@ -376,6 +376,25 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
+    // A user namespace Rampart set up: its root gets the stdio pipes (see `stdio`).
+    let mapped = plan
+        .changes
+        .iter()
+        .any(|c| c.step == "userns" && c.field == "/linux/uidMappings");
+    if let (Some(m), true, "hardened") = (crate::stdio::mapped_root(&plan.spec), mapped, outcome) {
+        for fd in crate::stdio::give_to(&m) {
+            plan.changes.push(Change {
+                step: "userns",
+                field: format!("host:stdio/{fd}"),
+                before: serde_json::Value::Null,
+                after: serde_json::Value::Null,
+                reason: format!(
+                    "the engine's pipe for fd {fd} given to the container's root (host uid {}), so it can reopen it (/dev/stderr)",
+                    m.uid
+                ),
+            });
+        }
+    }
     let netns = match (&plan.enter_net, outcome) {
         (Some((path, ino)), "hardened") => Some(crate::netns::open_judged(path, *ino)?),
         _ => None,

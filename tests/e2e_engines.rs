@@ -921,16 +921,21 @@ fn cri_refused_pod_shows_ramparts_own_message() {
 
 // ------------------------------------------------------------------------------ podman
 
+/// `--runtime-flag` value pointing Rampart under podman at the test config.
+fn podman_config_flag() -> String {
+    format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    )
+}
+
 #[test]
 fn podman_runtime_rampart_is_hardened() {
     if !ready() {
         return;
     }
     let p = Podman::get();
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let inside = ok(&p.run(&[
         "--runtime",
         "rampart",
@@ -985,10 +990,7 @@ fn podman_under_isolated_maps_root_and_leaves_no_mount() {
         return;
     }
     let p = Podman::get();
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let vol = format!("isolated-vol-{}", std::process::id());
     ok(&p.run(&["volume", "create", &vol]));
     let name = format!("isolated-{}", std::process::id());
@@ -1039,10 +1041,7 @@ fn podman_image_annotations_never_choose_the_profile() {
         &tag,
         dir.to_str().unwrap(),
     ]));
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let run = |extra: &[&str]| {
         let mut args = vec![
             "--runtime",
@@ -1083,10 +1082,7 @@ fn podman_refused_container_shows_ramparts_own_message_on_stderr() {
         return;
     }
     let p = Podman::get();
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let out = p.run(&[
         "--runtime",
         "rampart",

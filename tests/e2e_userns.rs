@@ -570,6 +570,76 @@ fn a_pods_host_owned_network_namespace_is_entered_by_rampart_at_create_and_exec(
     }
 }
 
+/// The engine's stdio pipes (host root's, 0600) are given to the container's root, as
+/// containerd does for Docker's userns-remap: a program that reopens /dev/stderr (nginx's
+/// error.log is a link to it) works under isolated; with a mapping added by hand plain runc
+/// refuses it. A file as stdout is never given away (it stays root's).
+#[test]
+fn the_containers_own_stdio_pipes_can_be_reopened_by_its_root() {
+    if !common::require_root_tools() {
+        return;
+    }
+    // `create` (as engines call it; `runc run` in the foreground makes its own pipes and gives
+    // them to the container's root): the container's stdio is what the caller passed.
+    let created = |mut cmd: Command, b: &Bundle| -> String {
+        let mut child = cmd
+            .args(["create", "--bundle", b.dir.to_str().unwrap(), &b.id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let st = child.wait().unwrap();
+        assert!(st.success(), "{}", b.log());
+        assert!(runc_in_state(&["start", &b.id]).status.success());
+        let mut text = String::new();
+        use std::io::Read;
+        out.read_to_string(&mut text).unwrap();
+        err.read_to_string(&mut text).unwrap();
+        // Through Rampart: its staging goes too.
+        rampart_in_state("iso", &["delete", "--force", &b.id])
+            .output()
+            .unwrap();
+        text
+    };
+    let script = "echo to-stderr > /dev/stderr && echo reopened";
+    let mut plain = with_userns(sh_spec(script));
+    plain["linux"].as_object_mut().unwrap().remove("sysctl");
+    let mut runc = Command::new(runc_path());
+    runc.arg("--root").arg(state_root()).stdin(Stdio::null());
+    let text = created(runc, &Bundle::new(&plain));
+    assert!(
+        text.contains("Permission denied") && !text.contains("reopened"),
+        "{text}"
+    );
+    let b = Bundle::new(&sh_spec(script));
+    let text = created(rampart_in_state("iso", &[]), &b);
+    assert!(text.contains("reopened"), "{text}");
+    let rec = audit_for(&b.id);
+    assert!(
+        rec["changes"]["userns"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("host:stdio/")),
+        "{rec}"
+    );
+    // stdout a root-owned file: left as it is.
+    let file = run_dir().join("stdout-file");
+    let b = Bundle::new(&sh_spec("echo x"));
+    let st = rampart_in_state("iso", &["run", "--bundle", b.dir.to_str().unwrap(), &b.id])
+        .stdout(fs::File::create(&file).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", b.log());
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&file).unwrap().uid(), 0);
+    rampart_in_state("iso", &["delete", "--force", &b.id])
+        .output()
+        .unwrap();
+}
+
 /// A tmpfs mounted nosuid,nodev,noexec (as /dev/shm, /run and many data disks are), removed on drop.
 struct LockedFs(PathBuf);
 

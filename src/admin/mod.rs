@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod explain;
 pub mod install;
 pub mod profiles;
+pub mod storage;
 pub mod why;
 
 pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;

@@ -80,6 +80,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 cx,
                 ch,
                 &["the request's own user namespace maps host root (hostID 0)".into()],
+                &["map the request's user namespace away from host root".into()],
             );
         }
         ch.note(
@@ -99,24 +100,34 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     // namespaces do), with its mapping.
     let pod = facts.joined.as_ref();
     let owned_by_pod = |kind: &str| pod.is_some_and(|j| j.owns.iter().any(|k| k == kind));
-    let mut why = Vec::new();
+    let (mut why, mut fix) = (Vec::new(), Vec::new());
     for (kind, what) in [
         ("pid", "mount /proc"),
         ("ipc", "mount /dev/mqueue"),
         ("uts", "set the hostname"),
     ] {
         match namespaces.iter().find(|n| n["type"] == kind) {
-            None => why.push(format!(
-                "it shares the host's {kind} namespace, which a new user namespace does not own (runc cannot {what})"
-            )),
+            None => {
+                why.push(format!(
+                    "it shares the host's {kind} namespace, which a new user namespace does not own (runc cannot {what})"
+                ));
+                fix.push(match kind {
+                    "pid" => "drop --pid host (Kubernetes: hostPID)".to_string(),
+                    "ipc" => "drop --ipc host (Kubernetes: hostIPC)".to_string(),
+                    _ => "drop --uts host (Kubernetes: hostNetwork)".to_string(),
+                });
+            }
             Some(n)
-                if n.get("path").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
+                if n.get("path")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| !p.is_empty())
                     && !owned_by_pod(kind) =>
             {
                 why.push(format!(
-                    "it joins the {kind} namespace {}, owned by another user namespace (a pod's containers under CRI join the sandbox's; runc 1.1 cannot {what} there)",
+                    "it joins the {kind} namespace {}, owned by another user namespace (runc 1.1 cannot {what} there)",
                     n["path"]
-                ))
+                ));
+                fix.push("join only namespaces of containers under the same profile".to_string());
             }
             _ => {}
         }
@@ -138,6 +149,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             "its {k} {v} is outside the mapped ids 0-{}",
             m.size - 1
         ));
+        fix.push(format!("run as ids below {}", m.size));
     }
     // A network namespace the host's user namespace owns (CNI's, podman's): Rampart enters
     // it before runc, and runc sets no net.* sysctl outside a network namespace it joins.
@@ -151,7 +163,10 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 net_defaults.push(k.clone());
             } else {
                 why.push(format!(
-                    "sysctl {k}={v}: runc 1.1 sets no net.* sysctl in a network namespace the host owns, which Rampart enters for it; drop it (Kubernetes: set it on the pod, whose sandbox applies it)"
+                    "sysctl {k}={v}: runc 1.1 sets no net.* sysctl in a network namespace the host owns (Rampart enters it for runc)"
+                ));
+                fix.push(format!(
+                    "drop the sysctl {k} (Kubernetes: set it on the pod, whose sandbox applies it)"
                 ));
             }
         }
@@ -182,8 +197,9 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             drop.push(i);
         } else {
             why.push(format!(
-                "the mount point {d} does not exist in the image, and root in a user namespace cannot create it there (the image's directories belong to host root); add it to the image"
+                "the mount point {d} does not exist in the image, and root in a user namespace cannot create it there (the image's directories belong to host root)"
             ));
+            fix.push(format!("add {d} to the image"));
         }
     }
     let blocked: Vec<&crate::idmap::HostDir> = facts.dirs.iter().filter(|d| d.blocks(&m)).collect();
@@ -194,10 +210,11 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 "root in the container (host uid {}) cannot traverse the host directory {} (mode {:04o}); an admin can `chmod o+x` it, or set fix_traversal = true under [userns] to let Rampart do so",
                 m.uid, d.path, d.mode
             ));
+            fix.push(format!("chmod o+x {}", d.path));
         }
     }
     if !why.is_empty() {
-        return unsupported(cx, ch, &why);
+        return unsupported(cx, ch, &why, &fix);
     }
 
     let mut ns = namespaces.clone();
@@ -420,7 +437,8 @@ fn refuse(cx: &Context, ch: &mut Changes, why: String) -> Result<()> {
     Ok(())
 }
 
-fn unsupported(cx: &Context, ch: &mut Changes, why: &[String]) -> Result<()> {
+/// `why` the container cannot have a user namespace; `fix`, what the user changes for it.
+fn unsupported(cx: &Context, ch: &mut Changes, why: &[String], fix: &[String]) -> Result<()> {
     let msg = format!(
         "profile {} asks for a user namespace, which cannot work for this container under runc 1.1: {}",
         cx.profile.name,
@@ -440,9 +458,16 @@ fn unsupported(cx: &Context, ch: &mut Changes, why: &[String]) -> Result<()> {
                 cx.profile.name
             )];
             lines.extend(why.iter().map(|w| format!("- {w}")));
+            let mut fixes: Vec<&str> = Vec::new();
+            for f in fix {
+                if !fixes.contains(&f.as_str()) {
+                    fixes.push(f);
+                }
+            }
+            fixes.push("or run it under a profile without [userns]");
             Err(crate::policy::refusal(
                 &cx.profile.name,
-                "change what stops a user namespace (below), or run it under a profile without [userns]",
+                &fixes.join("; "),
                 &lines,
                 "on_unsupported = \"skip\" under [userns] in the profile runs it without one (recorded in the audit log)",
             )
@@ -684,6 +709,11 @@ mod tests {
         let mut s = fixture("docker-20.10/hostpid.json");
         let err = format!("{:#}", run(&mut s, &host(|_| {})).unwrap_err());
         assert!(err.contains("host's pid namespace"), "{err}");
+        assert!(
+            err.contains("to run it, drop --pid host (Kubernetes: hostPID); drop --ipc host")
+                && err.contains("; or run it under a profile without [userns].\n"),
+            "the fix first: {err}"
+        );
         let mut s = fixture("docker-20.10/default.json");
         s.set("/process/user/uid", json!(70000)).unwrap();
         assert!(format!("{:#}", run(&mut s, &host(|_| {})).unwrap_err()).contains("uid 70000"));
