@@ -57,9 +57,31 @@ fn matrix_deadline() -> Instant {
 /// Label on every container and volume this test makes (stale ones are removed at start).
 const LABEL: &str = "rampart.dev/workloads-test";
 
+/// The same on vfs (`RAMPART_WORKLOADS_DRIVER=vfs`): every container copies its image, so
+/// run it with a few columns (`RAMPART_WORKLOADS_COLUMNS=isolated,isolated+flags`).
+const SPEC_VFS: DockerSpec = DockerSpec {
+    name: "docker-workloads-vfs",
+    storage_driver: "vfs",
+    cgroup_parent: "/rampart-workloads-docker-vfs",
+    e2e_image: false,
+};
+
 fn docker() -> &'static Docker {
     static D: OnceLock<Docker> = OnceLock::new();
-    D.get_or_init(|| Docker::start(&SPEC))
+    D.get_or_init(|| {
+        let vfs = std::env::var("RAMPART_WORKLOADS_DRIVER").is_ok_and(|d| d == "vfs");
+        Docker::start(if vfs { &SPEC_VFS } else { &SPEC })
+    })
+}
+
+/// The columns to run: all, or those `RAMPART_WORKLOADS_COLUMNS` names (comma-separated).
+fn columns() -> Vec<Column> {
+    let only = std::env::var("RAMPART_WORKLOADS_COLUMNS").unwrap_or_default();
+    let only: Vec<&str> = only.split(',').filter(|c| !c.is_empty()).collect();
+    COLUMNS
+        .into_iter()
+        .filter(|c| only.is_empty() || only.contains(&c.title))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------- the matrix
@@ -833,7 +855,7 @@ fn official_image_workloads_under_each_runtime() {
         .into_iter()
         .map(|w| {
             thread::spawn(move || {
-                COLUMNS
+                columns()
                     .into_iter()
                     .map(|c| {
                         let t = Instant::now();
@@ -937,13 +959,13 @@ fn table(cells: &[(Workload, Column, Outcome)]) -> String {
          without the documented flags)\n",
     );
     let _ = write!(s, "{:<10}", "");
-    for c in COLUMNS {
+    for c in columns() {
         let _ = write!(s, "{:<19}", c.title);
     }
     s.push('\n');
     for w in WORKLOADS {
         let _ = write!(s, "{:<10}", w.name());
-        for c in COLUMNS {
+        for c in columns() {
             let (_, _, o) = cells
                 .iter()
                 .find(|(cw, cc, _)| *cw == w && *cc == c)
