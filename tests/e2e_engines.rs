@@ -981,9 +981,10 @@ fn podman_runtime_rampart_is_hardened() {
     );
 }
 
-/// podman with `--runtime rampart --runtime-flag rampart-profile=isolated-e2e`: root is the
-/// pool's, /tmp and a named volume are writable, podman's resolv.conf and hosts readable; an
-/// exec runs with the same mapping, and rm leaves nothing staged.
+/// podman with `--runtime rampart --runtime-flag rampart-profile=isolated-e2e` and a
+/// network namespace pinned on the host (`--network ns:PATH`): root is the pool's, /tmp and a
+/// named volume are writable, podman's resolv.conf and hosts readable, all seen through
+/// `podman exec`, which lands in the container's network namespace; rm leaves nothing staged.
 #[test]
 fn podman_under_isolated_maps_root_and_leaves_no_mount() {
     if !ready() {
@@ -1007,12 +1008,27 @@ fn podman_under_isolated_maps_root_and_leaves_no_mount() {
         p.run(&all)
     };
     let volume = format!("{vol}:/data");
+    // A network namespace pinned on the host (as podman's own networks pin theirs, without
+    // touching the host's bridges): the host's user namespace owns it.
+    let netns = format!("rampart-e2e-podman-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ip(&["netns", "add", &netns]);
+    ip(&["-n", &netns, "addr", "add", "192.0.2.78/32", "dev", "lo"]);
+    ip(&["-n", &netns, "link", "set", "lo", "up"]);
+    let network = format!("--network=ns:/run/netns/{netns}");
     ok(&run(&[
-        "run", "-d", "--name", &name, "-v", &volume, IMAGE, "sleep", "1000",
+        "run", "-d", "--name", &name, &network, "-v", &volume, IMAGE, "sleep", "1000",
     ]));
-    let inside = ok(&run(&["exec", &name, "sh", "-c", ISOLATED_PROBE]));
+    // podman exec: runc exec would stay in the caller's network namespace without Rampart.
+    let script = format!("{ISOLATED_PROBE}; ip -o -4 addr show");
+    let inside = ok(&run(&["exec", &name, "sh", "-c", &script]));
     assert_isolated(&inside);
+    assert!(inside.contains("inet 192.0.2.78/32"), "{inside}");
     ok(&run(&["rm", "-f", "-t", "0", &name]));
+    ip(&["netns", "del", &netns]);
     ok(&p.run(&["volume", "rm", &vol]));
     assert_eq!(staged_mounts("self"), Vec::<String>::new());
 }
