@@ -62,6 +62,34 @@ pub fn enter(f: &File) -> Result<()> {
         .context("cannot enter the pod's network namespace before runc")
 }
 
+/// The network namespace (path, inode) to enter for a create: the one `userns` facts found
+/// host-owned, where the `userns` step dropped the spec's network entry.
+pub fn to_enter(
+    facts: Option<&crate::idmap::UsernsFacts>,
+    spec: &crate::spec::Spec,
+) -> Option<(String, u64)> {
+    let ns: Vec<Value> = spec
+        .typed("/linux/namespaces")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    facts?
+        .enter_net
+        .clone()
+        .filter(|_| !ns.iter().any(|n| n["type"] == "network"))
+}
+
+/// `runc exec` of container `id` under runc root `root`: sets the namespace [`for_exec`]
+/// finds to be entered before exec.
+pub fn pend_for_exec(root: Option<&Path>, id: &str) -> Result<()> {
+    if let Some(state) = crate::exec::state_json(root, id)?
+        && let Some(ns) = for_exec(&state)?
+    {
+        pend(ns);
+    }
+    Ok(())
+}
+
 fn start_time(pid: u64) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()

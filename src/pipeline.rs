@@ -188,7 +188,7 @@ pub struct Plan {
     /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
     /// mapping they are id-mapped to.
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
-    /// The pod's network namespace (path, inode) Rampart enters before runc (`netns`).
+    /// A host-owned network namespace (path, inode) Rampart enters before runc (`netns`).
     pub enter_net: Option<(String, u64)>,
 }
 
@@ -299,19 +299,7 @@ pub fn plan_container(
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
-    // Only when the userns step dropped the network entry.
-    let enter_net = facts
-        .userns
-        .as_ref()
-        .and_then(|u| u.enter_net.clone())
-        .filter(|_| {
-            let ns: Vec<serde_json::Value> = spec
-                .typed("/linux/namespaces")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            !ns.iter().any(|n| n["type"] == "network")
-        });
+    let enter_net = crate::netns::to_enter(facts.userns.as_ref(), &spec);
     // Only when the userns step pointed the spec at the clones.
     let staging = facts
         .userns
@@ -376,24 +364,9 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
-    // A user namespace Rampart set up: its root gets the stdio pipes (see `stdio`).
-    let mapped = plan
-        .changes
-        .iter()
-        .any(|c| c.step == "userns" && c.field == "/linux/uidMappings");
-    if let (Some(m), true, "hardened") = (crate::stdio::mapped_root(&plan.spec), mapped, outcome) {
-        for fd in crate::stdio::give_to(&m) {
-            plan.changes.push(Change {
-                step: "userns",
-                field: format!("host:stdio/{fd}"),
-                before: serde_json::Value::Null,
-                after: serde_json::Value::Null,
-                reason: format!(
-                    "the engine's pipe for fd {fd} given to the container's root (host uid {}), so it can reopen it (/dev/stderr)",
-                    m.uid
-                ),
-            });
-        }
+    if outcome == "hardened" {
+        let given = crate::stdio::apply(&plan.spec, &plan.changes);
+        plan.changes.extend(given);
     }
     let netns = match (&plan.enter_net, outcome) {
         (Some((path, ino)), "hardened") => Some(crate::netns::open_judged(path, *ino)?),
@@ -471,17 +444,8 @@ fn clamp_exec(
         .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
-    // A pod's container whose network namespace Rampart entered at create: runc exec would
-    // leave the process in the caller's.
-    if let Some(state) = cmd
-        .id
-        .as_deref()
-        .map(|id| crate::exec::state_json(inv.global.root.as_deref(), id))
-        .transpose()?
-        .flatten()
-        && let Some(ns) = crate::netns::for_exec(&state)?
-    {
-        crate::netns::pend(ns);
+    if let Some(id) = cmd.id.as_deref() {
+        crate::netns::pend_for_exec(inv.global.root.as_deref(), id)?;
     }
     let staged = match &plan.process {
         Some((path, bytes)) => Some(bundle::stage(path, bytes)?),

@@ -8,6 +8,7 @@
 //! never a terminal, a file or a named FIFO, and only the container's own: what they carry
 //! already comes from or goes to the container.
 
+use crate::change::Change;
 use crate::idmap::Mapping;
 use std::os::fd::BorrowedFd;
 
@@ -36,6 +37,30 @@ pub fn give_to(m: &Mapping) -> Vec<i32> {
         }
     }
     done
+}
+
+/// For a hardened spec whose user namespace Rampart set up (`changes` has the userns step's
+/// mapping): gives the stdio pipes to its root; the changes to record.
+pub fn apply(spec: &crate::spec::Spec, changes: &[Change]) -> Vec<Change> {
+    let mapped = changes
+        .iter()
+        .any(|c| c.step == "userns" && c.field == "/linux/uidMappings");
+    let Some(m) = mapped_root(spec).filter(|_| mapped) else {
+        return Vec::new();
+    };
+    give_to(&m)
+        .into_iter()
+        .map(|fd| Change {
+            step: "userns",
+            field: format!("host:stdio/{fd}"),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            reason: format!(
+                "the engine's pipe for fd {fd} given to the container's root (host uid {}), so it can reopen it (/dev/stderr)",
+                m.uid
+            ),
+        })
+        .collect()
 }
 
 /// The mapping of container root in a hardened spec (its first uid and gid mappings).
