@@ -205,7 +205,13 @@ pub fn predict(r: &DataRoot, fs: &str, kernel: (u32, u32)) -> Finding {
         why: String::new(),
         fix: String::new(),
     };
-    if mapped {
+    if r.engine == "containerd" {
+        // Its binds (CRI's hosts and resolv.conf, a pod's volumes) are not staged id-mapped:
+        // their files keep their host owners (Kubernetes makes emptyDir 0777).
+        f.summary = format!(
+            "{what}; its bind sources (CRI's per-pod files, a pod's volumes) keep their host owners"
+        );
+    } else if mapped {
         f.summary = format!(
             "{what}; volumes and the engine's per-container files are id-mapped (root's inside)"
         );
@@ -309,6 +315,18 @@ mod tests {
         );
         let f = predict(&root("Docker", "/var/lib/docker", "vfs"), "xfs", k);
         assert!(f.summary.contains("rootfs is id-mapped"), "{}", f.summary);
+        // containerd's binds are never id-mapped, whatever the filesystem.
+        let f = predict(
+            &root("containerd", "/var/lib/containerd", "native"),
+            "nfs",
+            k,
+        );
+        assert_eq!(f.status, Status::Ok);
+        assert!(
+            f.summary.contains("keep their host owners"),
+            "{}",
+            f.summary
+        );
         // tmpfs only from 6.3; nfs never: volumes are nobody's, said with the fix.
         for (fs, kernel) in [("tmpfs", (6, 1)), ("nfs", (6, 18))] {
             let f = predict(&root("podman", "/srv/storage", "vfs"), fs, kernel);
