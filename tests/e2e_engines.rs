@@ -768,7 +768,8 @@ const POD_PROBE: &str = "cat /proc/self/uid_map; for n in net ipc uts user; do e
 /// which join the sandbox's user, ipc and uts namespaces while Rampart enters the pod's
 /// network namespace (CNI's, owned by the host's user namespace) for runc, at create and at
 /// exec. Checked from inside: uid_map shows the pool, the pod's interface and IP are there,
-/// the namespaces are the sandbox's, and an exec lands in the same network namespace.
+/// the namespaces are the sandbox's, and an exec lands in the same network namespace; a
+/// volume at a mount point the image lacks is writable; nothing stays staged after.
 #[test]
 fn cri_pod_under_isolated_maps_the_sandbox_and_its_app_containers() {
     if !ready() {
@@ -825,6 +826,25 @@ fn cri_pod_under_isolated_maps_the_sandbox_and_its_app_containers() {
         let (code, out, err) = pod.exec_sync(&id, &["sh", "-c", POD_PROBE]);
         assert_eq!(code, 0, "{out}{err}");
         check(&out, "exec");
+        // A volume (a host directory open to all, as the kubelet makes an emptyDir) at a
+        // mount point the image lacks: Rampart creates it in the staged rootfs.
+        let vol = pod_logs("isolated-volume");
+        fs::create_dir_all(&vol).unwrap();
+        fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let id = pod
+            .start_with_mounts(
+                "volume",
+                &[
+                    "sh",
+                    "-c",
+                    "echo x > /scratch/f && echo volume=writable; sleep 1000",
+                ],
+                &[],
+                &[(&vol, "/scratch")],
+            )
+            .unwrap();
+        let (code, out, err) = pod.exec_sync(&id, &["cat", "/scratch/f"]);
+        assert_eq!((code, out.as_str()), (0, "x\n"), "{err}");
         let audit = fs::read_to_string(audit_log()).unwrap();
         assert!(
             audit.contains(&format!(

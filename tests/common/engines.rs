@@ -883,6 +883,18 @@ pub mod cri {
             command: &[&str],
             annotations: &[(&str, &str)],
         ) -> Result<String, String> {
+            self.start_with_mounts(name, command, annotations, &[])
+        }
+
+        /// [`Pod::try_start_container`] with host directories mounted (host path, container
+        /// path), as the kubelet mounts a pod's volumes.
+        pub fn start_with_mounts(
+            &self,
+            name: &str,
+            command: &[&str],
+            annotations: &[(&str, &str)],
+            mounts: &[(&Path, &str)],
+        ) -> Result<String, String> {
             let mut c = self.cri.client.clone();
             let rt = &self.cri.rt;
             let log_path = format!("{name}.log");
@@ -901,6 +913,14 @@ pub mod cri {
                             }),
                             command: command.iter().map(|s| s.to_string()).collect(),
                             log_path: log_path.clone(),
+                            mounts: mounts
+                                .iter()
+                                .map(|(host, inside)| Mount {
+                                    container_path: inside.to_string(),
+                                    host_path: host.display().to_string(),
+                                    ..Default::default()
+                                })
+                                .collect(),
                             // As the kubelet does: the pod's namespace options.
                             linux: Some(LinuxContainerConfig {
                                 security_context: Some(LinuxContainerSecurityContext {
