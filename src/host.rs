@@ -288,6 +288,11 @@ pub trait Host {
     fn now(&self) -> SystemTime;
     /// Replaces this process with `program` (never returns on success).
     fn exec(&self, program: &Path, argv: &[OsString]) -> anyhow::Error;
+    /// Enters the network namespace `ns` (this thread), right before [`Host::exec`]: a CRI
+    /// pod's, for runc under a user namespace (see [`crate::netns`]).
+    fn enter_netns(&self, ns: &std::fs::File) -> Result<()> {
+        crate::netns::enter(ns)
+    }
     fn self_exe(&self) -> Option<PathBuf>;
     fn path_var(&self) -> Option<OsString>;
     /// The name (`comm`) of the process that started this one.

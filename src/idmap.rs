@@ -48,6 +48,11 @@ pub struct UsernsFacts {
     /// Clones Rampart stages for the container's root to reach (create, enforce mode, without
     /// `fix_traversal`): see `stage`.
     pub stage: Option<crate::stage::Staging>,
+    /// The network namespace the spec joins by path where the host's user namespace owns it
+    /// (CNI's for a pod, podman's, another container's without a user namespace), with its
+    /// inode: runc 1.1 enters it, or `runc exec` does, from inside the container's user
+    /// namespace, which may not; Rampart enters it before exec'ing runc (`netns`).
+    pub enter_net: Option<(String, u64)>,
 }
 
 /// A user namespace of a pod sandbox that a container joins with the sandbox's namespaces.
@@ -376,7 +381,8 @@ pub fn gather(
         .map(|s| (s.display().to_string(), flags_of(s)))
         .collect();
     let allocate_now = container.filter(|_| profile.policy.mode == Mode::Enforce);
-    let joined = joined_userns(request, p);
+    let enter_net = host_owned_netns(request);
+    let joined = joined_userns(request, p, enter_net.as_ref());
     let (mapping, origin) = match (
         &joined,
         resolve(p, allocate_now.filter(|_| joined.is_none())),
@@ -398,8 +404,8 @@ pub fn gather(
                 std::fs::set_permissions(&d.path, std::fs::Permissions::from_mode(d.mode | 0o001));
         }
     }
-    // Staging replaces fix_traversal: not with it, not for pods (their sandbox's files), and
-    // only when the container is really being created.
+    // Staging replaces fix_traversal: not with it, and only when the container is really
+    // being created. A pod's containers are staged for their sandbox's mapping.
     // `explain` (no container) shows what create would do, for the bundle directory's name.
     let bundle_real = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
     let shown = bundle_real
@@ -407,8 +413,8 @@ pub fn gather(
         .and_then(|n| n.to_str())
         .filter(|_| container.is_none())
         .map(|id| Container::new(None, id));
-    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root, &joined) {
-        (Ok(m), Some(c), Some(rootfs), None) if !p.fix_traversal => {
+    let stage = match (&mapping, allocate_now.or(shown.as_ref()), &root) {
+        (Ok(m), Some(c), Some(rootfs)) if !p.fix_traversal => {
             let id = c
                 .state
                 .file_name()
@@ -438,30 +444,52 @@ pub fn gather(
         mount_flags,
         joined,
         stage,
+        enter_net,
     })
+}
+
+/// The inode of the user namespace owning the namespace at `path`.
+fn owner(path: &str) -> Option<u64> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // ioctl(2) NS_GET_USERNS = _IO(0xb7, 0x1): an fd of the namespace's owning user namespace.
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let f = std::fs::File::open(path).ok()?;
+    // SAFETY: a valid open fd and an ioctl that takes no argument.
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the ioctl returned a new fd that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    std::fs::File::from(owned).metadata().ok().map(|m| m.ino())
+}
+
+/// The network namespace `request` joins by path, with its inode, where the host's user
+/// namespace (Rampart's) owns it and the namespace-path rule accepts the path.
+fn host_owned_netns(request: &Spec) -> Option<(String, u64)> {
+    let namespaces: Vec<Value> = request.typed("/linux/namespaces").ok()??;
+    let path = namespaces
+        .iter()
+        .find(|n| n["type"] == "network")?
+        .get("path")?
+        .as_str()
+        .filter(|p| crate::policy::ns_paths::acceptable("network", p))?;
+    let host = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
+    (owner(path)? == host).then_some(())?;
+    Some((path.to_string(), std::fs::metadata(path).ok()?.ino()))
 }
 
 /// The user namespace owning every pid, ipc, uts and network namespace `request` joins by
 /// path, if one does, it is not the host's, it maps one range of ids inside the profile's
 /// pool (so Rampart set it up for a container under this profile) and it can be named by a
 /// `/proc/PID/ns/user` path. runc 1.1 joins the user namespace first, so every other
-/// namespace joined must belong to it: a CRI pod's containers also join the sandbox's
-/// network namespace, which CNI created on the host, and get no user namespace here.
-fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // ioctl(2) NS_GET_USERNS = _IO(0xb7, 0x1): an fd of the namespace's owning user namespace.
-    const NS_GET_USERNS: libc::c_ulong = 0xb701;
-    let owner = |path: &str| -> Option<u64> {
-        let f = std::fs::File::open(path).ok()?;
-        // SAFETY: a valid open fd and an ioctl that takes no argument.
-        let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: the ioctl returned a new fd that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        std::fs::File::from(owned).metadata().ok().map(|m| m.ino())
-    };
+/// namespace joined must belong to it, except `enter_net`, a network namespace the host's user
+/// namespace owns (a CRI pod's, which CNI created on the host), which Rampart enters itself.
+fn joined_userns(
+    request: &Spec,
+    p: &UsernsPolicy,
+    enter_net: Option<&(String, u64)>,
+) -> Option<Joined> {
     let host = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
     let namespaces: Vec<Value> = request.typed("/linux/namespaces").ok()??;
     let joined: Vec<(String, String)> = namespaces
@@ -495,7 +523,8 @@ fn joined_userns(request: &Spec, p: &UsernsPolicy) -> Option<Joined> {
             .filter(|(_, q)| owner(q) == Some(ino))
             .map(|(t, _)| t.clone())
             .collect();
-        if owns.len() != joined.len() {
+        let entered = usize::from(enter_net.is_some() && !owns.iter().any(|t| t == "network"));
+        if owns.len() + entered != joined.len() || owns.is_empty() {
             continue;
         }
         let one = |file: &str| -> Option<(u32, u32)> {

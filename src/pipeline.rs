@@ -33,7 +33,11 @@ pub fn main(host: &dyn Host, argv: Vec<OsString>) -> i32 {
         return code;
     }
     let err = match prepare(&inv, host) {
-        Ok((runtime, args)) => host.exec(&runtime, &args),
+        // A pod's network namespace, entered last: runc inherits it (see `netns`).
+        Ok((runtime, args)) => match crate::netns::take().map(|ns| host.enter_netns(&ns)) {
+            Some(Err(e)) => e,
+            _ => host.exec(&runtime, &args),
+        },
         Err(e) => e,
     };
     fail(host, &inv.global, &err)
@@ -185,6 +189,8 @@ pub struct Plan {
     /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
     /// mapping they are id-mapped to.
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
+    /// A host-owned network namespace (path, inode) Rampart enters before runc (`netns`).
+    pub enter_net: Option<(String, u64)>,
 }
 
 impl Plan {
@@ -294,6 +300,7 @@ pub fn plan_container(
         changes = steps::harden(&mut spec, &cx, steps::CREATE)
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
+    let enter_net = crate::netns::to_enter(facts.userns.as_ref(), &spec);
     // Only when the userns step pointed the spec at the clones.
     let staging = facts
         .userns
@@ -310,6 +317,7 @@ pub fn plan_container(
         notes,
         request_bytes,
         staging,
+        enter_net,
     })
 }
 
@@ -357,6 +365,14 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
+    if outcome == "hardened" {
+        let given = crate::stdio::apply(&plan.spec, &plan.changes);
+        plan.changes.extend(given);
+    }
+    let netns = match (&plan.enter_net, outcome) {
+        (Some((path, ino)), "hardened") => Some(crate::netns::open_judged(path, *ino)?),
+        _ => None,
+    };
     let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
         Some(dir.stage(CONFIG, &plan.spec.to_vec_sized(plan.request_bytes))?)
@@ -401,6 +417,9 @@ pub(crate) fn harden_bundle(
     if let Some(staged) = staged {
         staged.commit()?;
     }
+    if let Some(ns) = netns {
+        crate::netns::pend(ns);
+    }
     // The process execs the runtime next: freeing the plan (every node of the spec tree,
     // the changes) would only cost time (a few percent of a create) before the address
     // space is replaced. The lock is released on exec (close-on-exec descriptor).
@@ -429,6 +448,9 @@ fn clamp_exec(
         .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
     let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
+    if let Some(id) = cmd.id.as_deref() {
+        crate::netns::pend_for_exec(inv.global.root.as_deref(), id)?;
+    }
     if !plan.changes.is_empty() {
         audit::append(
             &settings.audit_log,

@@ -93,15 +93,33 @@ pub fn docker_root(rootfs: &Path) -> Option<PathBuf> {
         return None;
     }
     let t: Vec<&str> = c[n - 3..].iter().map(String::as_str).collect();
+    // Docker's graph drivers; podman's containers/storage names overlay `overlay`.
     let known = matches!(
         t[..],
-        ["overlay2", _, "merged"] | ["vfs", "dir", _] | ["btrfs", "subvolumes", _]
+        ["overlay2" | "overlay", _, "merged"] | ["vfs", "dir", _] | ["btrfs", "subvolumes", _]
     );
     if !known {
         return None;
     }
     let up = 3;
     Some(rootfs.ancestors().nth(up)?.to_path_buf())
+}
+
+/// The graph root and driver directory of a podman (containers/storage) bundle
+/// (`GRAPHROOT/DRIVER-containers/ID/userdata`) for container `id`.
+fn podman_bundle(bundle: &Path, id: &str) -> Option<(PathBuf, String)> {
+    let c = plain(bundle)?;
+    let n = c.len();
+    if n < 5 || c[n - 1] != "userdata" || c[n - 2] != id {
+        return None;
+    }
+    let drv = c[n - 3]
+        .strip_suffix("-containers")
+        .filter(|d| !d.is_empty())?;
+    Some((
+        bundle.ancestors().nth(3)?.to_path_buf(),
+        format!("{drv}-containers"),
+    ))
 }
 
 /// The namespace and id of a containerd task bundle (`.../io.containerd.runtime.v2.task/NS/ID`).
@@ -135,8 +153,28 @@ pub fn plan(
         .as_ref()
         .filter(|(ns, _)| ns == "moby")
         .and_then(|_| docker_root(rootfs));
-    let engine_rootfs = docker.is_some() || (task.is_some() && root_path == "rootfs");
+    // podman names its bundle in its graph root; the rootfs must be a layer of that root
+    // (not `podman run --rootfs /host/dir`).
+    let podman = podman_bundle(bundle, id)
+        .filter(|(root, _)| docker_root(rootfs).is_some_and(|r| r == *root));
+    let engine_rootfs =
+        docker.is_some() || podman.is_some() || (task.is_some() && root_path == "rootfs");
     let owned = |src: &Path| -> bool {
+        if let Some((root, drv)) = &podman {
+            // Its volumes and shm in the graph root; resolv.conf, hosts, hostname and
+            // .containerenv in the run root's directory of this container.
+            let (Some(all), rel) = (plain(src), src.strip_prefix(root).ok().and_then(plain)) else {
+                return false;
+            };
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            let rel = rel.unwrap_or_default();
+            let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
+            let files = "resolv.conf hosts hostname .containerenv";
+            return matches!(all[..], [.., d, cid, "userdata", f]
+                    if d == drv.as_str() && cid == id && files.split(' ').any(|x| x == f))
+                || matches!(rel[..], [d, cid, "userdata", "shm"] if d == drv.as_str() && cid == id)
+                || matches!(rel[..], ["volumes", name, "_data"] if !name.is_empty());
+        }
         let Some(r) = &docker else { return false };
         let Ok(rest) = src.strip_prefix(r) else {
             return false;
@@ -507,6 +545,59 @@ mod tests {
         assert_eq!(r("/d/btrfs/subvolumes/x").as_deref(), Some("/d"));
         assert_eq!(r("/srv/x/merged"), None);
         assert_eq!(r("/d/overlay2/x/../y/merged"), None);
+    }
+
+    #[test]
+    fn podmans_layer_files_and_volumes_are_id_mapped_and_a_users_binds_never() {
+        let g = "/var/lib/containers/storage";
+        let run = "/run/containers/storage";
+        let bundle = format!("{g}/vfs-containers/{ID}/userdata");
+        let binds: Vec<String> = [
+            format!("{run}/vfs-containers/{ID}/userdata/resolv.conf"),
+            format!("{run}/vfs-containers/{ID}/userdata/.containerenv"),
+            format!("{g}/vfs-containers/{ID}/userdata/shm"),
+            format!("{g}/volumes/data/_data"),
+            // another container's, a user's directory, a file of this container's not listed
+            format!("{run}/vfs-containers/other/userdata/hosts"),
+            "/srv/www".into(),
+            format!("{run}/vfs-containers/{ID}/userdata/config.json"),
+        ]
+        .into();
+        let p = |rootfs: &str| {
+            plan(
+                ID,
+                &c(),
+                Path::new(&bundle),
+                rootfs,
+                Path::new(rootfs),
+                &binds,
+                &|_| true,
+            )
+            .unwrap()
+        };
+        let s = p(&format!("{g}/vfs/dir/l1"));
+        assert!(s.engine_rootfs && s.rootfs.idmap);
+        let mapped: Vec<bool> = s.binds.iter().map(|e| e.idmap).collect();
+        assert_eq!(mapped, [true, true, true, true, false, false, false]);
+        assert!(p(&format!("{g}/overlay/l1/merged")).engine_rootfs);
+        // `podman run --rootfs /host/dir`, or a layer of another graph root: never mapped.
+        for other in ["/srv/rootfs", "/other/vfs/dir/l1"] {
+            let s = p(other);
+            assert!(!s.engine_rootfs && !s.rootfs.idmap, "{other}");
+            assert!(s.binds.iter().all(|e| !e.idmap), "{other}");
+        }
+        // Another container's bundle.
+        let s = plan(
+            ID,
+            &c(),
+            Path::new(&format!("{g}/vfs-containers/other/userdata")),
+            "x",
+            Path::new(&format!("{g}/vfs/dir/l1")),
+            &binds,
+            &|_| true,
+        )
+        .unwrap();
+        assert!(!s.engine_rootfs);
     }
 
     #[test]

@@ -719,3 +719,72 @@ fn doctor_fails_when_any_profile_is_broken_not_only_the_default() {
     let (code, doc) = run();
     assert_eq!((code, status(&doc, "check")), (1, "fail"), "{doc}");
 }
+
+/// What `isolated` does with each engine's data root: Docker's vfs and containerd's overlayfs
+/// snapshotter (found by the directories they leave), on the filesystem of the test's
+/// temporary directory: an overlay rootfs is a plain clone (image files nobody's), the rest
+/// follows whether that filesystem can be id-mapped on the fake host's kernel (6.1); on a
+/// kernel without id-mapped mounts Docker's is a warning with the fix (containerd's binds
+/// are never id-mapped).
+#[test]
+fn doctor_predicts_what_isolated_stages_per_data_root() {
+    let (_, doc) = doctor("isolated-storage", &[]);
+    let storage: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "isolated-storage")
+        .collect();
+    assert_eq!(storage.len(), 2, "{doc:#}");
+    let docker = storage[0]["summary"].as_str().unwrap();
+    let containerd = storage[1]["summary"].as_str().unwrap();
+    assert!(
+        docker.starts_with("Docker /var/lib/docker (vfs on "),
+        "{docker}"
+    );
+    assert!(
+        containerd.starts_with("containerd /var/lib/containerd (overlayfs on ")
+            && containerd.contains("the rootfs is a plain clone (an overlay cannot be id-mapped"),
+        "{containerd}"
+    );
+    assert!(
+        containerd.contains("keep their host owners"),
+        "{containerd}"
+    );
+    for f in &storage[..1] {
+        if f["status"] == "ok" {
+            assert!(
+                f["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("are id-mapped (root's inside)")
+            );
+        } else {
+            assert!(
+                f["fix"].as_str().unwrap().contains("ext4, xfs or btrfs"),
+                "{f}"
+            );
+        }
+    }
+    // The same host on a 5.4 kernel: nothing can be id-mapped.
+    let root = host_tree("isolated-storage");
+    std::fs::write(root.join("proc/sys/kernel/osrelease"), "5.4.0-1\n").unwrap();
+    let o = rampart(&[
+        "--rampart-runtime",
+        root.join("runc").to_str().unwrap(),
+        "--rampart-config",
+        root.join("etc/rampart/config.toml").to_str().unwrap(),
+        "doctor",
+        "--json",
+        "--host-root",
+        root.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warned = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "isolated-storage" && f["status"] == "warn")
+        .count();
+    assert_eq!(warned, 1, "Docker's volumes: {doc:#}");
+}

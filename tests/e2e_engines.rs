@@ -500,6 +500,11 @@ fn docker_install_reloads_dockerd_and_makes_rampart_the_default() {
 // -------------------------------------------------------------------------- containerd
 
 fn ctr_run(c: &Containerd, binary: &Path, args: &[&str]) -> Output {
+    ctr_run_with(c, binary, &[], args)
+}
+
+/// `ctr run` with `flags` before the image.
+fn ctr_run_with(c: &Containerd, binary: &Path, flags: &[&str], args: &[&str]) -> Output {
     let id = format!(
         "rampart-ctr-{}-{}",
         std::process::id(),
@@ -514,6 +519,7 @@ fn ctr_run(c: &Containerd, binary: &Path, args: &[&str]) -> Output {
         "--runc-binary",
     ])
     .arg(binary)
+    .args(flags)
     .args([IMAGE_REF, &id])
     .args(args);
     common::engines::run_timeout(&mut cmd, Duration::from_secs(120))
@@ -549,6 +555,58 @@ fn ctr_refused_container_shows_ramparts_own_message() {
             broken_profile_message()
         )
     );
+}
+
+/// What a container under isolated reports from inside: its uid_map, whether /tmp and
+/// /data (a volume) are writable, whether resolv.conf and hosts are readable.
+const ISOLATED_PROBE: &str = "cat /proc/self/uid_map; echo x > /tmp/f && echo tmp=writable; \
+     echo x > /data/f && echo volume=writable; cat /etc/resolv.conf /etc/hosts > /dev/null && echo files=readable";
+
+fn assert_isolated(inside: &str) {
+    assert!(
+        in_pool(inside.lines().next().unwrap_or_default()),
+        "root is not the pool's\n{inside}"
+    );
+    for part in ["tmp=writable", "volume=writable", "files=readable"] {
+        assert!(inside.contains(part), "{part}\n{inside}");
+    }
+}
+
+/// Mount points under /run/rampart/stage/ in the mount namespace of process `pid`.
+fn staged_mounts(pid: &str) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{}/mountinfo", pid.trim()))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with("/run/rampart/stage/"))
+        .map(String::from)
+        .collect()
+}
+
+/// containerd through ctr, with the `rampart-isolated-e2e` link as runc (as
+/// `--runc-binary` or the runtime's BinaryName): root is the pool's, /tmp and a bind of a
+/// host directory open to all (a user's bind: never id-mapped) are writable, the image's
+/// resolv.conf and hosts readable, and `--rm` leaves nothing staged.
+#[test]
+fn ctr_run_under_isolated_maps_root_and_leaves_no_mount() {
+    if !ready() {
+        return;
+    }
+    let c = Containerd::get();
+    let vol = c.dir.join(format!("isolated-vol-{}", std::process::id()));
+    fs::create_dir_all(&vol).unwrap();
+    fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let mount = format!("type=bind,src={},dst=/data,options=rbind:rw", vol.display());
+    let inside = ok(&ctr_run_with(
+        c,
+        &c.bin_dir.join("rampart-isolated-e2e"),
+        &["--mount", &mount],
+        &["sh", "-c", ISOLATED_PROBE],
+    ));
+    assert_isolated(&inside);
+    let pid = fs::read_to_string(c.dir.join("containerd.pid")).unwrap();
+    assert_eq!(staged_mounts(&pid), Vec::<String>::new());
+    let _ = fs::remove_dir_all(&vol);
 }
 
 // ------------------------------------------------------------------ CRI (RuntimeClass)
@@ -687,40 +745,118 @@ fn cri_profile_annotation_selects_the_profile_per_pod() {
     });
 }
 
-/// A pod under `isolated` (chosen by an allow-listed annotation): the sandbox runs with root
-/// mapped to an unprivileged host id. Its app containers cannot have a user namespace under
-/// runc 1.1 (they join the sandbox's ipc and uts namespaces, and CNI's network namespace,
-/// which belong to different user namespaces), so the kubelet sees a refusal that says so
-/// and how to opt out, and nothing runs without one.
+/// The first line of a uid_map: (inside, host, count).
+fn first_map(map: &str) -> Vec<u64> {
+    map.split_whitespace()
+        .take(3)
+        .filter_map(|f| f.parse().ok())
+        .collect()
+}
+
+fn in_pool(map: &str) -> bool {
+    matches!(first_map(map).as_slice(), [0, host, 65536] if *host >= 0x7000_0000)
+}
+
+/// What an app container of an isolated pod reports from inside (and again through exec).
+const POD_PROBE: &str = "cat /proc/self/uid_map; for n in net ipc uts user; do echo $n=$(readlink /proc/self/ns/$n); done; \
+     ip -o -4 addr show; echo hostname=$(hostname); \
+     echo x > /tmp/f && echo tmp=writable; cat /etc/resolv.conf /etc/hosts >/dev/null && echo files=readable";
+
+/// A pod under `isolated` (chosen by an allow-listed annotation), through containerd's CRI
+/// socket, with no fix_traversal (containerd's 0700 directories are reached through staged
+/// clones): the sandbox runs with root mapped to the pool, and so do its app containers,
+/// which join the sandbox's user, ipc and uts namespaces while Rampart enters the pod's
+/// network namespace (CNI's, owned by the host's user namespace) for runc, at create and at
+/// exec. Checked from inside: uid_map shows the pool, the pod's interface and IP are there,
+/// the namespaces are the sandbox's, and an exec lands in the same network namespace; a
+/// volume at a mount point the image lacks is writable; nothing stays staged after.
 #[test]
-fn cri_pod_under_isolated_maps_the_sandbox_and_refuses_app_containers_clearly() {
+fn cri_pod_under_isolated_maps_the_sandbox_and_its_app_containers() {
     if !ready() {
         return;
     }
     let ann = [("rampart.dev/profile", "isolated-e2e")];
     with_pod("isolated", "rampart", false, &ann, |pod| {
-        let map = fs::read_to_string(format!("/proc/{}/uid_map", pod.sandbox_pid())).unwrap();
-        let first: Vec<u64> = map
-            .split_whitespace()
-            .take(3)
-            .filter_map(|f| f.parse().ok())
-            .collect();
+        let sb = pod.sandbox_pid();
+        let map = fs::read_to_string(format!("/proc/{sb}/uid_map")).unwrap();
         assert!(
-            matches!(first.as_slice(), [0, host, 65536] if *host >= 0x7000_0000),
+            in_pool(&map),
             "the sandbox's root is not mapped to the isolated pool: {map}"
         );
-        let err = pod
-            .try_run_container("probe", &["true"], &[])
-            .expect_err("an app container started under isolated");
-        for part in [
-            "rampart: refused by profile isolated-e2e; to run it, change what stops a user namespace (below), or run it under a profile without [userns].\n",
-            "\nprofile isolated-e2e asks for a user namespace, which cannot work for this container under runc 1.1:\n- ",
-            "joins the ipc namespace",
-            "on_unsupported = \"skip\"",
-        ] {
-            assert!(err.contains(part), "{part}: {err}");
-        }
+        let ns = |n: &str| {
+            fs::read_link(format!("/proc/{sb}/ns/{n}"))
+                .unwrap()
+                .display()
+                .to_string()
+        };
+        let host_net = fs::read_link("/proc/self/ns/net").unwrap();
+        assert_ne!(ns("net"), host_net.display().to_string());
+        let ip = pod.ip();
+        assert!(
+            ip.starts_with("192.0.2."),
+            "the pod has a CNI address: {ip:?}"
+        );
+        let check = |inside: &str, how: &str| {
+            assert!(
+                in_pool(inside.lines().next().unwrap_or_default()),
+                "{how}: root is not the pool's\n{inside}"
+            );
+            for n in ["net", "ipc", "uts", "user"] {
+                assert!(
+                    inside.contains(&format!("{n}={}", ns(n))),
+                    "{how}: not in the sandbox's {n} namespace ({})\n{inside}",
+                    ns(n)
+                );
+            }
+            assert!(
+                inside.contains(&format!("inet {ip}/")),
+                "{how}: the pod's address {ip} is not visible\n{inside}"
+            );
+            for part in ["hostname=isolated", "tmp=writable", "files=readable"] {
+                assert!(inside.contains(part), "{how}: {part}\n{inside}");
+            }
+        };
+        let (code, inside) = pod.run_container("probe", &["sh", "-c", POD_PROBE], &[]);
+        assert_eq!(code, 0, "{inside}");
+        check(&inside, "app container");
+        // kubectl exec: runc exec enters only the namespaces in the container's config.
+        let id = pod
+            .try_start_container("sleeper", &["sleep", "1000"], &[])
+            .unwrap();
+        let (code, out, err) = pod.exec_sync(&id, &["sh", "-c", POD_PROBE]);
+        assert_eq!(code, 0, "{out}{err}");
+        check(&out, "exec");
+        // A volume (a host directory open to all, as the kubelet makes an emptyDir) at a
+        // mount point the image lacks: Rampart creates it in the staged rootfs.
+        let vol = pod_logs("isolated-volume");
+        fs::create_dir_all(&vol).unwrap();
+        fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let id = pod
+            .start_with_mounts(
+                "volume",
+                &[
+                    "sh",
+                    "-c",
+                    "echo x > /scratch/f && echo volume=writable; sleep 1000",
+                ],
+                &[],
+                &[(&vol, "/scratch")],
+            )
+            .unwrap();
+        let (code, out, err) = pod.exec_sync(&id, &["cat", "/scratch/f"]);
+        assert_eq!((code, out.as_str()), (0, "x\n"), "{err}");
+        let audit = fs::read_to_string(audit_log()).unwrap();
+        assert!(
+            audit.contains(&format!(
+                "\"/linux/namespaces/network\":[\"/proc/{sb}/ns/net\",null]"
+            )),
+            "the entered network namespace is in the audit log"
+        );
     });
+    // Pod gone: nothing staged stays mounted in containerd's mount namespace.
+    let pid = fs::read_to_string(Containerd::get().dir.join("containerd.pid")).unwrap();
+    let left = staged_mounts(&pid);
+    assert!(left.is_empty(), "staged mounts left behind: {left:?}");
 }
 
 const HOSTNET_PROBE: &str = "echo netns=$(readlink /proc/self/ns/net); /bin/probe status";
@@ -805,16 +941,21 @@ fn cri_refused_pod_shows_ramparts_own_message() {
 
 // ------------------------------------------------------------------------------ podman
 
+/// `--runtime-flag` value pointing Rampart under podman at the test config.
+fn podman_config_flag() -> String {
+    format!(
+        "rampart-config={}",
+        common::engines::rampart_config().display()
+    )
+}
+
 #[test]
 fn podman_runtime_rampart_is_hardened() {
     if !ready() {
         return;
     }
     let p = Podman::get();
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let inside = ok(&p.run(&[
         "--runtime",
         "rampart",
@@ -860,6 +1001,58 @@ fn podman_runtime_rampart_is_hardened() {
     );
 }
 
+/// podman with `--runtime rampart --runtime-flag rampart-profile=isolated-e2e` and a
+/// network namespace pinned on the host (`--network ns:PATH`): root is the pool's, /tmp and a
+/// named volume are writable, podman's resolv.conf and hosts readable, all seen through
+/// `podman exec`, which lands in the container's network namespace; rm leaves nothing staged.
+#[test]
+fn podman_under_isolated_maps_root_and_leaves_no_mount() {
+    if !ready() {
+        return;
+    }
+    let p = Podman::get();
+    let cfg = podman_config_flag();
+    let vol = format!("isolated-vol-{}", std::process::id());
+    ok(&p.run(&["volume", "create", &vol]));
+    let name = format!("isolated-{}", std::process::id());
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--runtime",
+            "rampart",
+            "--runtime-flag",
+            &cfg,
+            "--runtime-flag",
+            "rampart-profile=isolated-e2e",
+        ];
+        all.extend(args);
+        p.run(&all)
+    };
+    let volume = format!("{vol}:/data");
+    // A network namespace pinned on the host (as podman's own networks pin theirs, without
+    // touching the host's bridges): the host's user namespace owns it.
+    let netns = format!("rampart-e2e-podman-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ip(&["netns", "add", &netns]);
+    ip(&["-n", &netns, "addr", "add", "192.0.2.78/32", "dev", "lo"]);
+    ip(&["-n", &netns, "link", "set", "lo", "up"]);
+    let network = format!("--network=ns:/run/netns/{netns}");
+    ok(&run(&[
+        "run", "-d", "--name", &name, &network, "-v", &volume, IMAGE, "sleep", "1000",
+    ]));
+    // podman exec: runc exec would stay in the caller's network namespace without Rampart.
+    let script = format!("{ISOLATED_PROBE}; ip -o -4 addr show");
+    let inside = ok(&run(&["exec", &name, "sh", "-c", &script]));
+    assert_isolated(&inside);
+    assert!(inside.contains("inet 192.0.2.78/32"), "{inside}");
+    ok(&run(&["rm", "-f", "-t", "0", &name]));
+    ip(&["netns", "del", &netns]);
+    ok(&p.run(&["volume", "rm", &vol]));
+    assert_eq!(staged_mounts("self"), Vec::<String>::new());
+}
+
 /// podman copies an image's annotations into the spec: an image author's
 /// `rampart.dev/profile=baseline` must not choose the profile, even though the config
 /// allow-lists that annotation (for engines that never copy image data). The image is built
@@ -884,10 +1077,7 @@ fn podman_image_annotations_never_choose_the_profile() {
         &tag,
         dir.to_str().unwrap(),
     ]));
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let run = |extra: &[&str]| {
         let mut args = vec![
             "--runtime",
@@ -928,10 +1118,7 @@ fn podman_refused_container_shows_ramparts_own_message_on_stderr() {
         return;
     }
     let p = Podman::get();
-    let cfg = format!(
-        "rampart-config={}",
-        common::engines::rampart_config().display()
-    );
+    let cfg = podman_config_flag();
     let out = p.run(&[
         "--runtime",
         "rampart",

@@ -522,3 +522,35 @@ fn explicit_limits_above_the_ceilings_never_start() {
         "{msg}"
     );
 }
+
+/// `runc features` (containerd decides from it, e.g. whether runc can do user namespaces)
+/// passes through untouched: the same bytes on stdout and stderr and the same exit status as
+/// runc's own (tests/cli.rs checks that nothing is audited). Also after runc's global flags.
+#[test]
+fn features_passes_through_byte_for_byte() {
+    let runc = common::runc_path();
+    if !runc.exists() {
+        eprintln!("no runc: skipping");
+        return;
+    }
+    for global in [
+        &[][..],
+        &["--root", "/run/runc", "--log-format", "json"][..],
+    ] {
+        let plain = std::process::Command::new(&runc)
+            .args(global)
+            .arg("features")
+            .output()
+            .unwrap();
+        let ours = std::process::Command::new(common::rampart_path())
+            .arg(format!("--rampart-config={}", config_file().display()))
+            .args(global)
+            .arg("features")
+            .output()
+            .unwrap();
+        assert!(plain.status.success(), "{plain:?}");
+        assert_eq!(ours.status.code(), plain.status.code());
+        assert_eq!(ours.stdout, plain.stdout, "{global:?}");
+        assert_eq!(ours.stderr, plain.stderr, "{global:?}");
+    }
+}

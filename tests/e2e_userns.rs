@@ -294,6 +294,46 @@ fn sysfs_is_a_read_only_bind_when_the_network_namespace_is_joined() {
     assert!(map_line(l[3]).1 >= POOL, "{out}");
 }
 
+/// runc's state root for containers these tests start in the background.
+fn state_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e/state")
+}
+
+/// Plain runc on [`state_root`].
+fn runc_in_state(args: &[&str]) -> Output {
+    Command::new(runc_path())
+        .arg("--root")
+        .arg(state_root())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Rampart under `profile` on [`state_root`].
+fn rampart_in_state(profile: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(rampart_path());
+    if let Runtime::Rampart { args } = rampart(profile) {
+        c.args(args);
+    }
+    c.arg("--root").arg(state_root()).args(args);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// `rampart create` of `b` under `profile` (its stdio not ours to wait on).
+fn create_in_state(profile: &str, b: &Bundle) {
+    let st = rampart_in_state(
+        profile,
+        &["create", "--bundle", b.dir.to_str().unwrap(), &b.id],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(st.success(), "{}", b.log());
+}
+
 /// `--network container:A` and `--ipc container:A` with A under isolated: B joins A's user
 /// namespace too (it owns what B joins), so both run with A's mapping. A namespace owned by
 /// another user namespace than A's (here: the host's uts) is still refused.
@@ -304,30 +344,8 @@ fn another_containers_namespaces_are_joined_with_its_user_namespace() {
     }
     // Container A (isolated) sleeps; B joins its network namespace, then its ipc namespace.
     let a = Bundle::new(&sh_spec("sleep 20"));
-    let state = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e/state");
-    let mut create = Command::new(rampart_path());
-    if let Runtime::Rampart { args } = rampart("iso") {
-        create.args(args);
-    }
-    create
-        .arg("--root")
-        .arg(&state)
-        .args(["create", "--bundle"])
-        .arg(&a.dir)
-        .arg(&a.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    assert!(create.status().unwrap().success(), "{}", a.log());
-    let runc = |args: &[&str]| {
-        Command::new(runc_path())
-            .arg("--root")
-            .arg(&state)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    create_in_state("iso", &a);
+    let runc = runc_in_state;
     let st: Value = serde_json::from_slice(&runc(&["state", &a.id]).stdout).unwrap();
     let pid = st["pid"].as_u64().unwrap();
     let join = |kind: &str, proc: &str, script: &str| {
@@ -365,7 +383,261 @@ fn another_containers_namespaces_are_joined_with_its_user_namespace() {
         err.contains("on_unsupported = \\\"skip\\\"") || err.contains("on_unsupported = \"skip\""),
         "{err}"
     );
-    runc(&["delete", "--force", &a.id]);
+    rampart_in_state("iso", &["delete", "--force", &a.id])
+        .output()
+        .unwrap();
+}
+
+/// A network namespace pinned on the host as CNI pins a pod's (`ip netns add`), with
+/// 192.0.2.77 on its loopback; removed on drop.
+struct PinnedNetns(String);
+
+impl PinnedNetns {
+    fn new() -> PinnedNetns {
+        let name = format!("rampart-e2e-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
+        ip(&["netns", "add", &name]);
+        ip(&["-n", &name, "addr", "add", "192.0.2.77/32", "dev", "lo"]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        PinnedNetns(name)
+    }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.0)
+    }
+}
+
+impl Drop for PinnedNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A CRI pod's shape under runc: the sandbox A joins a network namespace pinned on the host
+/// (CNI's, owned by the host's user namespace) and gets a user namespace of its own; an app
+/// container B joins A's ipc, uts and network namespaces. runc 1.1 joins the user namespace
+/// first and then may not enter the network namespace (shown with plain runc); Rampart
+/// enters it itself before exec'ing runc, and again for `runc exec` (plain runc exec lands
+/// in the caller's network namespace). Checked from inside: B's root is A's pool ids, B's
+/// namespaces are A's, the pod's address is visible. Attacks: the same join with the host's network namespace, or with a
+/// network namespace planted at a path the namespace-path rule does not accept, is refused.
+#[test]
+fn a_pods_host_owned_network_namespace_is_entered_by_rampart_at_create_and_exec() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let netns = PinnedNetns::new();
+    let start = |b: &Bundle| {
+        create_in_state("iso", b);
+        assert!(runc_in_state(&["start", &b.id]).status.success());
+    };
+    let rampart_cmd = |args: &[&str]| rampart_in_state("iso", args).output().unwrap();
+    let runc = runc_in_state;
+    let mut sandbox = sh_spec("sleep 60");
+    for n in sandbox["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!(netns.path());
+        }
+    }
+    sandbox["linux"].as_object_mut().unwrap().remove("sysctl");
+    let a = Bundle::new(&sandbox);
+    start(&a);
+    let st: Value = serde_json::from_slice(&runc(&["state", &a.id]).stdout).unwrap();
+    let pid = st["pid"].as_u64().unwrap();
+    let ns = |n: &str| {
+        fs::read_link(format!("/proc/{pid}/ns/{n}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let a_map = fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert!(map_line(&a_map).1 >= POOL, "{a_map}");
+    let app = |net: &str, script: &str| {
+        let mut spec = sh_spec(script);
+        for n in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+            match n["type"].as_str() {
+                Some("ipc") => n["path"] = json!(format!("/proc/{pid}/ns/ipc")),
+                Some("uts") => n["path"] = json!(format!("/proc/{pid}/ns/uts")),
+                Some("network") => n["path"] = json!(net),
+                _ => {}
+            }
+        }
+        // Docker's defaults; net-sysctl-shared-netns refuses them in a joined namespace.
+        spec["linux"].as_object_mut().unwrap().remove("sysctl");
+        spec
+    };
+    let script = "cat /proc/self/uid_map; for n in user net ipc uts; do echo $n=$(readlink /proc/self/ns/$n); done; ip -o -4 addr show";
+    let pod_net = format!("/proc/{pid}/ns/net");
+    let b = app(&pod_net, script);
+
+    // Plain runc, with A's user namespace added by hand as a pod's would be: no way in.
+    let mut plain = b.clone();
+    plain["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    plain["linux"].as_object_mut().unwrap().remove("sysctl");
+    let (_, host, size) = map_line(&a_map);
+    for k in ["uidMappings", "gidMappings"] {
+        plain["linux"][k] = json!([{"containerID": 0, "hostID": host, "size": size}]);
+    }
+    let err = failed(Runtime::PlainRunc, &plain);
+    assert!(
+        err.contains("failed to setns into net namespace: Operation not permitted"),
+        "{err}"
+    );
+
+    let (out, bb) = run(rampart("iso"), &b);
+    let out = expect_success(&out);
+    assert_eq!(map_line(&out), map_line(&a_map), "{out}");
+    for n in ["user", "net", "ipc", "uts"] {
+        assert!(out.contains(&format!("{n}={}", ns(n))), "{n}: {out}");
+    }
+    assert!(out.contains("inet 192.0.2.77/32"), "{out}");
+    let rec = audit_for(&bb.id);
+    let userns = &rec["changes"]["userns"];
+    assert_eq!(
+        userns["/linux/namespaces/network"],
+        json!([pod_net, null]),
+        "{rec}"
+    );
+
+    // exec: into a long-running B, through Rampart and through plain runc.
+    let c = Bundle::new(&app(&pod_net, "sleep 60"));
+    start(&c);
+    let net_of = |out: Output| {
+        assert!(out.status.success(), "{}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let exec = ["exec", &c.id, "readlink", "/proc/self/ns/net"];
+    assert_eq!(net_of(rampart_cmd(&exec)), ns("net"), "rampart exec");
+    let host_net = fs::read_link("/proc/self/ns/net").unwrap();
+    assert_eq!(
+        net_of(runc(&exec)),
+        host_net.display().to_string(),
+        "plain runc exec of such a container runs in the caller's network namespace"
+    );
+
+    // Attacks: the host's network namespace, and a pod's planted where no engine pins one.
+    // (/proc/1 may be unreadable here: then no user namespace can own it all, refused too.)
+    for net in ["/proc/1/ns/net", "/proc/self/ns/net"] {
+        let err = failed(rampart("iso"), &app(net, "true"));
+        assert!(
+            err.contains("rampart: refused by profile iso"),
+            "{net}: {err}"
+        );
+    }
+    let err = failed(rampart("iso"), &app("/proc/self/ns/net", "true"));
+    assert!(err.contains("[host-network]"), "{err}");
+    let planted = run_dir().join("planted-ns");
+    fs::write(&planted, "").unwrap();
+    let st = Command::new("mount")
+        .arg("--bind")
+        .arg(netns.path())
+        .arg(&planted)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let err = failed(rampart("iso"), &app(planted.to_str().unwrap(), "true"));
+    let _ = Command::new("umount").arg(&planted).status();
+    // (Refused by the userns step, which never enters a path the namespace-path rule rejects.)
+    assert!(err.contains("rampart: refused by profile iso"), "{err}");
+    // An explicit net.* sysctl cannot be set there: refused, not dropped.
+    let mut sysctl = app(&pod_net, "true");
+    sysctl["linux"]["sysctl"] = json!({"net.ipv4.ip_local_port_range": "1024 65000"});
+    let err = failed(rampart("iso"), &sysctl);
+    assert!(err.contains("net.ipv4.ip_local_port_range"), "{err}");
+
+    rampart_in_state("iso", &["delete", "--force", &c.id])
+        .output()
+        .unwrap();
+    rampart_in_state("iso", &["delete", "--force", &a.id])
+        .output()
+        .unwrap();
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for id in [&a.id, &c.id] {
+        assert!(
+            !mounts.contains(&format!("/run/rampart/stage/{id}.")),
+            "{id}'s staging left mounted"
+        );
+    }
+}
+
+/// The engine's stdio pipes (host root's, 0600) are given to the container's root, as
+/// containerd does for Docker's userns-remap: a program that reopens /dev/stderr (nginx's
+/// error.log is a link to it) works under isolated; with a mapping added by hand plain runc
+/// refuses it. A file as stdout is never given away (it stays root's).
+#[test]
+fn the_containers_own_stdio_pipes_can_be_reopened_by_its_root() {
+    if !common::require_root_tools() {
+        return;
+    }
+    // `create` (as engines call it; `runc run` in the foreground makes its own pipes and gives
+    // them to the container's root): the container's stdio is what the caller passed.
+    let created = |mut cmd: Command, b: &Bundle| -> String {
+        let mut child = cmd
+            .args(["create", "--bundle", b.dir.to_str().unwrap(), &b.id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let st = child.wait().unwrap();
+        assert!(st.success(), "{}", b.log());
+        assert!(runc_in_state(&["start", &b.id]).status.success());
+        let mut text = String::new();
+        use std::io::Read;
+        out.read_to_string(&mut text).unwrap();
+        err.read_to_string(&mut text).unwrap();
+        // Through Rampart: its staging goes too.
+        rampart_in_state("iso", &["delete", "--force", &b.id])
+            .output()
+            .unwrap();
+        text
+    };
+    let script = "echo to-stderr > /dev/stderr && echo reopened";
+    let mut plain = with_userns(sh_spec(script));
+    plain["linux"].as_object_mut().unwrap().remove("sysctl");
+    let mut runc = Command::new(runc_path());
+    runc.arg("--root").arg(state_root()).stdin(Stdio::null());
+    let text = created(runc, &Bundle::new(&plain));
+    assert!(
+        text.contains("Permission denied") && !text.contains("reopened"),
+        "{text}"
+    );
+    let b = Bundle::new(&sh_spec(script));
+    let text = created(rampart_in_state("iso", &[]), &b);
+    assert!(text.contains("reopened"), "{text}");
+    let rec = audit_for(&b.id);
+    assert!(
+        rec["changes"]["userns"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("host:stdio/")),
+        "{rec}"
+    );
+    // stdout a root-owned file: left as it is.
+    let file = run_dir().join("stdout-file");
+    let b = Bundle::new(&sh_spec("echo x"));
+    let st = rampart_in_state("iso", &["run", "--bundle", b.dir.to_str().unwrap(), &b.id])
+        .stdout(fs::File::create(&file).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", b.log());
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&file).unwrap().uid(), 0);
+    rampart_in_state("iso", &["delete", "--force", &b.id])
+        .output()
+        .unwrap();
 }
 
 /// A tmpfs mounted nosuid,nodev,noexec (as /dev/shm, /run and many data disks are), removed on drop.

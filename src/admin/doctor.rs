@@ -226,6 +226,12 @@ impl Doctor {
         out.push(self.cgroups(&mut f));
         out.extend(self.capabilities(&mut f));
         out.push(self.userns(&mut f));
+        out.extend(super::storage::findings(
+            &self.root,
+            &self.daemon_json,
+            &self.containerd_config,
+            kernel(&self.read("proc/sys/kernel/osrelease").unwrap_or_default()),
+        ));
         f.lsm = crate::lsm::detect(&self.root);
         out.push(self.lsm(&f.lsm, settings.as_ref()));
         out.extend(self.knobs());
@@ -578,7 +584,7 @@ impl Doctor {
         };
         match f.max_userns {
             Some(0) => finding("userns", Status::Warn, format!("user namespaces disabled (user.max_user_namespaces = 0); {sub}")).because("root in a container stays root on the host: Rampart's isolated profile and dockerd --userns-remap cannot work (CIS 5.31)", "sysctl -w user.max_user_namespaces=15000"),
-            Some(n) => finding("userns", Status::Ok, format!("user namespaces available (max {n}); {sub}; under isolated, containers sharing the host's pid, ipc or uts namespace and CRI pods' containers are refused (runc 1.1)")),
+            Some(n) => finding("userns", Status::Ok, format!("user namespaces available (max {n}); {sub}; under isolated, runc 1.1 still refuses containers sharing the host's pid, ipc or uts namespace, ids beyond the 65536 mapped and net.* sysctls in a network namespace the host owns (a pod's, podman's)")),
             None => finding("userns", Status::Warn, format!("no user.max_user_namespaces (kernel without user namespaces?); {sub}")).because("Rampart's isolated profile needs user namespaces", "run a kernel with CONFIG_USER_NS"),
         }
     }
@@ -818,15 +824,18 @@ impl Doctor {
     }
 }
 
-/// Whether a kernel release (`6.1.0-18-amd64`) has open_tree, mount_setattr and
-/// MOUNT_ATTR_IDMAP (Linux 5.12).
-fn idmapped_mounts(release: &str) -> bool {
+/// (major, minor) of a kernel release (`6.1.0-18-amd64`).
+fn kernel(release: &str) -> (u32, u32) {
     let mut v = release
         .trim()
         .split(|c: char| !c.is_ascii_digit())
         .map(|x| x.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
-    (major, minor) >= (5, 12)
+    (v.next().unwrap_or(0), v.next().unwrap_or(0))
+}
+
+/// Whether a kernel release has open_tree, mount_setattr and MOUNT_ATTR_IDMAP (Linux 5.12).
+fn idmapped_mounts(release: &str) -> bool {
+    kernel(release) >= (5, 12)
 }
 
 fn not_configured(id: &str, daemon: &str, p: &Path, host: &dyn Host, fix: &str) -> Finding {

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod install;
 pub mod learn;
 pub mod profiles;
+pub mod storage;
 pub mod why;
 
 pub type CommandMain = fn(&Invocation, &[std::ffi::OsString], &dyn Host) -> i32;

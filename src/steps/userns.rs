@@ -18,8 +18,13 @@
 //!
 //! A container that joins another's namespaces (`--ipc container:A`) joins its user namespace
 //! too, with its mapping, where that user namespace owns every namespace joined and Rampart
-//! set it up under the same profile (`idmap` finds it). A CRI pod's app containers do not
-//! qualify: they also join the sandbox's network namespace, which CNI made on the host.
+//! set it up under the same profile (`idmap` finds it). A CRI pod's app containers qualify
+//! too, though they also join the sandbox's network namespace, which CNI made on the host.
+//! A network namespace joined by path that the host's user namespace owns (CNI's, podman's)
+//! cannot be entered from inside the container's user namespace (runc 1.1 joins a pod's
+//! first; `runc exec` always does): its entry is dropped and Rampart enters it before
+//! exec'ing runc (`netns`), so the container inherits it. runc sets no net.* sysctl there:
+//! engines' defaults are dropped (recorded), others refused.
 //!
 //! What cannot work is refused with the reason and the opt-out, or, with `on_unsupported =
 //! "skip"`, run without a user namespace and recorded: host pid/ipc/uts namespaces, joined
@@ -35,6 +40,11 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 const PING: &str = "/linux/sysctl/net.ipv4.ping_group_range";
+/// net.* sysctls engines set by themselves (Docker's and CRI's unprivileged ICMP and ports).
+const ENGINE_NET_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+];
 const ATIME: &[&str] = &["noatime", "nodiratime", "relatime", "strictatime"];
 /// Options that make runc remount a bind mount (and so meet the kernel's locked flags).
 const REMOUNTING: &[&str] = &[
@@ -70,6 +80,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 cx,
                 ch,
                 &["the request's own user namespace maps host root (hostID 0)".into()],
+                &["map the request's user namespace away from host root".into()],
             );
         }
         ch.note(
@@ -89,24 +100,34 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
     // namespaces do), with its mapping.
     let pod = facts.joined.as_ref();
     let owned_by_pod = |kind: &str| pod.is_some_and(|j| j.owns.iter().any(|k| k == kind));
-    let mut why = Vec::new();
+    let (mut why, mut fix) = (Vec::new(), Vec::new());
     for (kind, what) in [
         ("pid", "mount /proc"),
         ("ipc", "mount /dev/mqueue"),
         ("uts", "set the hostname"),
     ] {
         match namespaces.iter().find(|n| n["type"] == kind) {
-            None => why.push(format!(
-                "it shares the host's {kind} namespace, which a new user namespace does not own (runc cannot {what})"
-            )),
+            None => {
+                why.push(format!(
+                    "it shares the host's {kind} namespace, which a new user namespace does not own (runc cannot {what})"
+                ));
+                fix.push(match kind {
+                    "pid" => "drop --pid host (Kubernetes: hostPID)".to_string(),
+                    "ipc" => "drop --ipc host (Kubernetes: hostIPC)".to_string(),
+                    _ => "drop --uts host (Kubernetes: hostNetwork)".to_string(),
+                });
+            }
             Some(n)
-                if n.get("path").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
+                if n.get("path")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| !p.is_empty())
                     && !owned_by_pod(kind) =>
             {
                 why.push(format!(
-                    "it joins the {kind} namespace {}, owned by another user namespace (a pod's containers under CRI join the sandbox's; runc 1.1 cannot {what} there)",
+                    "it joins the {kind} namespace {}, owned by another user namespace (runc 1.1 cannot {what} there)",
                     n["path"]
-                ))
+                ));
+                fix.push("join only namespaces of containers under the same profile".to_string());
             }
             _ => {}
         }
@@ -128,6 +149,27 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             "its {k} {v} is outside the mapped ids 0-{}",
             m.size - 1
         ));
+        fix.push(format!("run as ids below {}", m.size));
+    }
+    // A network namespace the host's user namespace owns (CNI's, podman's): Rampart enters
+    // it before runc, and runc sets no net.* sysctl outside a network namespace it joins.
+    let enter_net = facts.enter_net.as_ref();
+    let mut net_defaults = Vec::new();
+    if enter_net.is_some() {
+        let sysctls: std::collections::BTreeMap<String, String> =
+            spec.typed("/linux/sysctl")?.unwrap_or_default();
+        for (k, v) in sysctls.iter().filter(|(k, _)| k.starts_with("net.")) {
+            if ENGINE_NET_SYSCTLS.contains(&(k.as_str(), v.as_str())) {
+                net_defaults.push(k.clone());
+            } else {
+                why.push(format!(
+                    "sysctl {k}={v}: runc 1.1 sets no net.* sysctl in a network namespace the host owns (Rampart enters it for runc)"
+                ));
+                fix.push(format!(
+                    "drop the sysctl {k} (Kubernetes: set it on the pod, whose sandbox applies it)"
+                ));
+            }
+        }
     }
     let mounts: Vec<Value> = spec.typed("/mounts")?.unwrap_or_default();
     let dests: Vec<String> = mounts
@@ -155,8 +197,9 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
             drop.push(i);
         } else {
             why.push(format!(
-                "the mount point {d} does not exist in the image, and root in a user namespace cannot create it there (the image's directories belong to host root); add it to the image"
+                "the mount point {d} does not exist in the image, and root in a user namespace cannot create it there (the image's directories belong to host root)"
             ));
+            fix.push(format!("add {d} to the image"));
         }
     }
     let blocked: Vec<&crate::idmap::HostDir> = facts.dirs.iter().filter(|d| d.blocks(&m)).collect();
@@ -167,13 +210,38 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 "root in the container (host uid {}) cannot traverse the host directory {} (mode {:04o}); an admin can `chmod o+x` it, or set fix_traversal = true under [userns] to let Rampart do so",
                 m.uid, d.path, d.mode
             ));
+            fix.push(format!("chmod o+x {}", d.path));
         }
     }
     if !why.is_empty() {
-        return unsupported(cx, ch, &why);
+        return unsupported(cx, ch, &why, &fix);
     }
 
     let mut ns = namespaces.clone();
+    if let Some((path, _)) = enter_net {
+        ns.retain(|n| n["type"] != "network");
+        for k in &net_defaults {
+            let v = spec.get(&format!("/linux/sysctl/{k}")).cloned();
+            let mut all: serde_json::Map<String, Value> =
+                spec.typed("/linux/sysctl")?.unwrap_or_default();
+            all.remove(k);
+            spec.set("/linux/sysctl", Value::Object(all))?;
+            ch.record(
+                &format!("/linux/sysctl/{k}"),
+                v.unwrap_or(Value::Null),
+                Value::Null,
+                "the engine's default; runc 1.1 sets no net.* sysctl in a network namespace it does not join (the pod's sandbox sets the pod's)",
+            );
+        }
+        ch.record(
+            "/linux/namespaces/network",
+            json!(path),
+            Value::Null,
+            format!(
+                "Rampart enters the network namespace {path} (the host user namespace's: CNI's, podman's) before runc, which could not from inside the container's user namespace (runc exec joins that first): the container inherits it"
+            ),
+        );
+    }
     let why_ns = match pod {
         Some(j) => {
             ns.push(json!({"type": "user", "path": j.path}));
@@ -369,7 +437,8 @@ fn refuse(cx: &Context, ch: &mut Changes, why: String) -> Result<()> {
     Ok(())
 }
 
-fn unsupported(cx: &Context, ch: &mut Changes, why: &[String]) -> Result<()> {
+/// `why` the container cannot have a user namespace; `fix`, what the user changes for it.
+fn unsupported(cx: &Context, ch: &mut Changes, why: &[String], fix: &[String]) -> Result<()> {
     let msg = format!(
         "profile {} asks for a user namespace, which cannot work for this container under runc 1.1: {}",
         cx.profile.name,
@@ -389,9 +458,16 @@ fn unsupported(cx: &Context, ch: &mut Changes, why: &[String]) -> Result<()> {
                 cx.profile.name
             )];
             lines.extend(why.iter().map(|w| format!("- {w}")));
+            let mut fixes: Vec<&str> = Vec::new();
+            for f in fix {
+                if !fixes.contains(&f.as_str()) {
+                    fixes.push(f);
+                }
+            }
+            fixes.push("or run it under a profile without [userns]");
             Err(crate::policy::refusal(
                 &cx.profile.name,
-                "change what stops a user namespace (below), or run it under a profile without [userns]",
+                &fixes.join("; "),
                 &lines,
                 "on_unsupported = \"skip\" under [userns] in the profile runs it without one (recorded in the audit log)",
             )
@@ -433,6 +509,7 @@ mod tests {
             mount_flags: Default::default(),
             joined: None,
             stage: None,
+            enter_net: None,
         };
         f(&mut u);
         HostFacts {
@@ -632,6 +709,11 @@ mod tests {
         let mut s = fixture("docker-20.10/hostpid.json");
         let err = format!("{:#}", run(&mut s, &host(|_| {})).unwrap_err());
         assert!(err.contains("host's pid namespace"), "{err}");
+        assert!(
+            err.contains("to run it, drop --pid host (Kubernetes: hostPID); drop --ipc host")
+                && err.contains("; or run it under a profile without [userns].\n"),
+            "the fix first: {err}"
+        );
         let mut s = fixture("docker-20.10/default.json");
         s.set("/process/user/uid", json!(70000)).unwrap();
         assert!(format!("{:#}", run(&mut s, &host(|_| {})).unwrap_err()).contains("uid 70000"));
@@ -691,6 +773,61 @@ mod tests {
         let err = format!("{:#}", run(&mut s, &pod(&["ipc", "uts"])).unwrap_err());
         assert!(
             err.contains("joins the pid namespace") && !err.contains("ipc"),
+            "{err}"
+        );
+    }
+
+    /// A CRI app container: the sandbox's user namespace owns its ipc, uts (and pid), the
+    /// host's owns CNI's network namespace. The network entry goes (Rampart enters it), and
+    /// runc can set no net.* sysctl there: engines' defaults dropped, others refused.
+    #[test]
+    fn a_pods_host_owned_network_namespace_is_left_to_rampart_to_enter() {
+        let pod = host(|u| {
+            u.joined = Some(crate::idmap::Joined {
+                path: "/proc/6770/ns/user".into(),
+                mapping: M,
+                owns: vec!["pid".into(), "ipc".into(), "uts".into()],
+            });
+            u.enter_net = Some(("/proc/6770/ns/net".into(), 4026532000));
+        });
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        s.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ping_group_range": "0 2147483647", "kernel.shm_rmid_forced": "1"}),
+        )
+        .unwrap();
+        let out = run(&mut s, &pod).unwrap();
+        let ns: Vec<Value> = s.typed("/linux/namespaces").unwrap().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "network"), "{ns:?}");
+        assert!(ns.contains(&json!({"type": "user", "path": "/proc/6770/ns/user"})));
+        assert_eq!(
+            s.get("/linux/sysctl").unwrap(),
+            &json!({"kernel.shm_rmid_forced": "1"}),
+            "the engine's default dropped, the rest kept"
+        );
+        for f in [
+            "/linux/namespaces/network",
+            "/linux/sysctl/net.ipv4.ping_group_range",
+        ] {
+            assert!(out.iter().any(|c| c.field == f), "{f}: {out:?}");
+        }
+        // /sys: the network namespace is not the container's own.
+        let mounts: Vec<Value> = s.typed("/mounts").unwrap().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["destination"] == "/sys" && m["type"] == "bind")
+        );
+        // An explicit net.* sysctl cannot be honoured: refused, naming it.
+        let mut s = fixture("containerd-1.6-cri/container.json");
+        s.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.ip_local_port_range": "1024 65000"}),
+        )
+        .unwrap();
+        let err = format!("{:#}", run(&mut s, &pod).unwrap_err());
+        assert!(
+            err.contains("sysctl net.ipv4.ip_local_port_range=1024 65000") && err.len() < 1000,
             "{err}"
         );
     }

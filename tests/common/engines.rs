@@ -35,8 +35,8 @@ pub fn engines_dir() -> PathBuf {
 /// target/e2e/engines, and an annotation allow-list. Profiles: `broken` extends a profile
 /// that does not exist (every create with it is refused); `hostnet` is restricted with the
 /// host-network and host-UTS rules waived (host-network pods); `isolated-e2e` is the built-in
-/// isolated with its id allocations under target/, letting Rampart open containerd's 0700
-/// state directories (under target/) to the container's root. Annotations allowed: `rampart.dev/profile`
+/// isolated with its id allocations under target/ (containerd's 0700 state directories are
+/// reached through staged clones). Annotations allowed: `rampart.dev/profile`
 /// = baseline, isolated-e2e; `rampart.dev/waive` = host-network, host-uts, host-ipc.
 pub fn rampart_config() -> PathBuf {
     static CONFIG: OnceLock<PathBuf> = OnceLock::new();
@@ -55,7 +55,7 @@ pub fn rampart_config() -> PathBuf {
             fs::write(
                 profiles.join("isolated-e2e.toml"),
                 format!(
-                    "extends = \"isolated\"\n\n[userns]\nstate_dir = {:?}\nfix_traversal = true\n",
+                    "extends = \"isolated\"\n\n[userns]\nstate_dir = {:?}\n",
                     dir.join("idmap")
                 ),
             )
@@ -770,18 +770,21 @@ pub mod cri {
     }
 
     impl Pod<'_> {
-        /// The sandbox (pause) process's pid, from the verbose PodSandboxStatus.
-        pub fn sandbox_pid(&self) -> u32 {
+        fn status(&self, verbose: bool) -> PodSandboxStatusResponse {
             let mut c = self.cri.client.clone();
-            let st = self
-                .cri
+            self.cri
                 .rt
                 .block_on(c.pod_sandbox_status(PodSandboxStatusRequest {
                     pod_sandbox_id: self.id.clone(),
-                    verbose: true,
+                    verbose,
                 }))
                 .unwrap()
-                .into_inner();
+                .into_inner()
+        }
+
+        /// The sandbox (pause) process's pid, from the verbose PodSandboxStatus.
+        pub fn sandbox_pid(&self) -> u32 {
+            let st = self.status(true);
             let info: serde_json::Value = serde_json::from_str(&st.info["info"]).unwrap();
             info["pid"].as_u64().expect("no pid in the sandbox info") as u32
         }
@@ -805,53 +808,10 @@ pub mod cri {
             command: &[&str],
             annotations: &[(&str, &str)],
         ) -> Result<(i32, String), String> {
+            let id = self.try_start_container(name, command, annotations)?;
             let mut c = self.cri.client.clone();
             let rt = &self.cri.rt;
             let log_path = format!("{name}.log");
-            let id = rt
-                .block_on(
-                    c.create_container(CreateContainerRequest {
-                        pod_sandbox_id: self.id.clone(),
-                        config: Some(ContainerConfig {
-                            metadata: Some(ContainerMetadata {
-                                name: name.into(),
-                                attempt: 0,
-                            }),
-                            image: Some(ImageSpec {
-                                image: super::IMAGE_REF.into(),
-                                ..Default::default()
-                            }),
-                            command: command.iter().map(|s| s.to_string()).collect(),
-                            log_path: log_path.clone(),
-                            // As the kubelet does: the pod's namespace options.
-                            linux: Some(LinuxContainerConfig {
-                                security_context: Some(LinuxContainerSecurityContext {
-                                    namespace_options: self
-                                        .config
-                                        .linux
-                                        .as_ref()
-                                        .and_then(|l| l.security_context.as_ref())
-                                        .and_then(|s| s.namespace_options.clone()),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            }),
-                            annotations: annotations
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect(),
-                            ..Default::default()
-                        }),
-                        sandbox_config: Some(self.config.clone()),
-                    }),
-                )
-                .map_err(|e| format!("CreateContainer: {}", e.message()))?
-                .into_inner()
-                .container_id;
-            rt.block_on(c.start_container(StartContainerRequest {
-                container_id: id.clone(),
-            }))
-            .map_err(|e| format!("StartContainer: {}", e.message()))?;
             let deadline = Instant::now() + Duration::from_secs(60);
             let exit_code = loop {
                 let st = rt
@@ -885,6 +845,112 @@ pub mod cri {
                 })
                 .collect();
             Ok((exit_code, stdout))
+        }
+
+        /// The pod's IP address (CNI's), from PodSandboxStatus.
+        pub fn ip(&self) -> String {
+            self.status(false)
+                .status
+                .and_then(|s| s.network)
+                .map(|n| n.ip)
+                .unwrap_or_default()
+        }
+
+        /// ExecSync in container `id` (what `kubectl exec` does): (exit code, stdout, stderr).
+        pub fn exec_sync(&self, id: &str, cmd: &[&str]) -> (i32, String, String) {
+            let mut c = self.cri.client.clone();
+            let r = self
+                .cri
+                .rt
+                .block_on(c.exec_sync(ExecSyncRequest {
+                    container_id: id.into(),
+                    cmd: cmd.iter().map(|s| s.to_string()).collect(),
+                    timeout: 30,
+                }))
+                .unwrap_or_else(|e| panic!("ExecSync: {}", e.message()))
+                .into_inner();
+            (
+                r.exit_code,
+                String::from_utf8_lossy(&r.stdout).into(),
+                String::from_utf8_lossy(&r.stderr).into(),
+            )
+        }
+
+        /// Creates and starts a container running `command`; returns its id (it keeps running).
+        pub fn try_start_container(
+            &self,
+            name: &str,
+            command: &[&str],
+            annotations: &[(&str, &str)],
+        ) -> Result<String, String> {
+            self.start_with_mounts(name, command, annotations, &[])
+        }
+
+        /// [`Pod::try_start_container`] with host directories mounted (host path, container
+        /// path), as the kubelet mounts a pod's volumes.
+        pub fn start_with_mounts(
+            &self,
+            name: &str,
+            command: &[&str],
+            annotations: &[(&str, &str)],
+            mounts: &[(&Path, &str)],
+        ) -> Result<String, String> {
+            let mut c = self.cri.client.clone();
+            let rt = &self.cri.rt;
+            let log_path = format!("{name}.log");
+            let id = rt
+                .block_on(
+                    c.create_container(CreateContainerRequest {
+                        pod_sandbox_id: self.id.clone(),
+                        config: Some(ContainerConfig {
+                            metadata: Some(ContainerMetadata {
+                                name: name.into(),
+                                attempt: 0,
+                            }),
+                            image: Some(ImageSpec {
+                                image: super::IMAGE_REF.into(),
+                                ..Default::default()
+                            }),
+                            command: command.iter().map(|s| s.to_string()).collect(),
+                            log_path: log_path.clone(),
+                            mounts: mounts
+                                .iter()
+                                .map(|(host, inside)| Mount {
+                                    container_path: inside.to_string(),
+                                    host_path: host.display().to_string(),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            // As the kubelet does: the pod's namespace options.
+                            linux: Some(LinuxContainerConfig {
+                                security_context: Some(LinuxContainerSecurityContext {
+                                    namespace_options: self
+                                        .config
+                                        .linux
+                                        .as_ref()
+                                        .and_then(|l| l.security_context.as_ref())
+                                        .and_then(|s| s.namespace_options.clone()),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
+                            annotations: annotations
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect(),
+                            ..Default::default()
+                        }),
+                        sandbox_config: Some(self.config.clone()),
+                    }),
+                )
+                .map_err(|e| format!("CreateContainer: {}", e.message()))?
+                .into_inner()
+                .container_id;
+            rt.block_on(c.start_container(StartContainerRequest {
+                container_id: id.clone(),
+            }))
+            .map_err(|e| format!("StartContainer: {}", e.message()))?;
+            Ok(id)
         }
     }
 
