@@ -34,6 +34,18 @@ pub struct Config {
     /// spec. Default: the containerd shims (Docker 20.10, containerd/CRI). podman and CRI-O
     /// (conmon) copy them, so image authors could pick a profile there: never list conmon.
     pub annotation_callers: Option<Vec<String>>,
+    /// `rampart learn`: where recordings are written and read.
+    #[serde(default)]
+    pub learn: LearnConfig,
+}
+
+/// The `[learn]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LearnConfig {
+    /// Recordings directory (`<dir>/NAME/<container-id>.json`); default
+    /// /var/lib/rampart/learn.
+    pub dir: Option<PathBuf>,
 }
 
 /// containerd-shim-runc-v2 and -v1 both show as `containerd-shim` (comm keeps 15 bytes).

@@ -221,7 +221,7 @@ pub fn plan(
             refuse_cwd(&format!("{}: cwd", path.display()), cwd, profile)?;
         }
         refuse_process_rules(&spec, profile, host)?;
-        changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
+        changes = steps::harden(&mut spec, &cx, steps::for_exec(profile))?;
         if changes.iter().any(|c| c.before != c.after) {
             let out = spec
                 .into_raw()

@@ -23,6 +23,7 @@ pub mod mountapi;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;
+pub mod record;
 pub mod restore;
 pub mod runc_fields;
 pub mod seccomp;

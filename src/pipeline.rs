@@ -184,11 +184,14 @@ pub struct Plan {
     /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
     /// mapping they are id-mapped to.
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
+    /// `learn:NAME`: the recording's name (see [`crate::record`]).
+    pub learning: Option<String>,
 }
 
 impl Plan {
     pub fn outcome(&self) -> &'static str {
         match self.mode {
+            Mode::Enforce if self.refusals.is_empty() && self.learning.is_some() => "learning",
             Mode::Enforce if self.refusals.is_empty() => "hardened",
             Mode::Enforce => "refused",
             Mode::Complain => "complain",
@@ -271,7 +274,12 @@ pub fn plan_container(
             .iter()
             .map(|w| format!("rule {w} waived by an allow-listed annotation")),
     );
-    let mode = profile.policy.mode;
+    // A recording run keeps every refusal whatever the base profile's mode.
+    let mode = if profile.learning.is_some() {
+        Mode::Enforce
+    } else {
+        profile.policy.mode
+    };
     let (mut changes, mut refusals) = (Vec::new(), Vec::new());
     // The policy judges the request as the engine wrote it; the steps then harden it in place.
     let mut spec = request;
@@ -290,7 +298,7 @@ pub fn plan_container(
             container_caps: None,
             container_apparmor: None,
         };
-        changes = steps::harden(&mut spec, &cx, steps::CREATE)
+        changes = steps::harden(&mut spec, &cx, steps::for_create(&profile))
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
     // Only when the userns step pointed the spec at the clones.
@@ -309,6 +317,7 @@ pub fn plan_container(
         notes,
         request_bytes,
         staging,
+        learning: profile.learning.clone(),
     })
 }
 
@@ -356,7 +365,8 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
-    let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
+    let write = matches!(outcome, "hardened" | "learning")
+        && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
         Some(dir.stage(CONFIG, &plan.spec.to_vec_sized(plan.request_bytes))?)
     } else {
@@ -399,6 +409,9 @@ pub(crate) fn harden_bundle(
     logged?;
     if let Some(staged) = staged {
         staged.commit()?;
+    }
+    if let (Some(name), Some(id)) = (&plan.learning, cmd.id.as_deref()) {
+        crate::record::spawn::start(name, id, runc_root, settings, &plan.spec)?;
     }
     // The process execs the runtime next: freeing the plan (every node of the spec tree,
     // the changes) would only cost time (a few percent of a create) before the address
