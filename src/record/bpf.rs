@@ -113,6 +113,9 @@ mod imp {
     }
 
     fn attach_kprobes(ebpf: &mut Ebpf) -> Result<()> {
+        if !std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+            anyhow::bail!("the kernel has no kprobe PMU (/sys/bus/event_source/devices/kprobe)");
+        }
         for prog in ["on_cap_capable", "on_cap_capable_ret"] {
             let p: &mut KProbe = ebpf
                 .program_mut(prog)
