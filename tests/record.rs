@@ -201,17 +201,24 @@ fn a_short_lived_container_loses_nothing() {
     }
 }
 
-/// Rampart with `args`; the container's stdio (runc create hands it ours) is /dev/null and a
-/// file, so that waiting for the output never waits for the container.
-fn rampart(cfg: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let err_path = cfg.with_file_name(format!("stderr-{}", args.last().unwrap_or(&"")));
+/// `rampart --rampart-profile learn:NAME COMMAND --bundle B ID` for a new bundle whose
+/// container calls getpid. The container's stdio (runc create hands it ours) is /dev/null and
+/// a file, so that waiting for the output never waits for the container.
+fn rampart(cfg: &Path, name: &str, command: &str, env: &[(&str, &str)]) -> (Bundle, Output) {
+    let bundle = Bundle::new(&docker_like_spec(
+        &rootfs(),
+        &["/bin/probe", "sys", "getpid"],
+    ));
+    let err_path = cfg.with_file_name(format!("stderr-{}", bundle.id));
     let err = std::fs::File::create(&err_path).unwrap();
     let mut cmd = Command::new(common::rampart_path());
     cmd.arg(format!("--rampart-config={}", cfg.display()))
         .args(["--rampart-profile", &format!("learn:{name}")])
         .arg("--root")
         .arg(e2e().join("state"))
-        .args(args)
+        .args([command, "--bundle"])
+        .arg(&bundle.dir)
+        .arg(&bundle.id)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err);
@@ -219,11 +226,12 @@ fn rampart(cfg: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Outpu
         cmd.env(k, v);
     }
     let status = cmd.status().unwrap();
-    Output {
+    let out = Output {
         status,
         stdout: Vec::new(),
         stderr: std::fs::read(&err_path).unwrap(),
-    }
+    };
+    (bundle, out)
 }
 
 fn runc_delete(id: &str) {
@@ -240,17 +248,7 @@ fn create_fails_closed_when_the_recorder_cannot_start() {
         return;
     }
     let (cfg, learn, _) = config("fail");
-    let bundle = Bundle::new(&docker_like_spec(
-        &rootfs(),
-        &["/bin/probe", "sys", "getpid"],
-    ));
-    let dir = bundle.dir.display().to_string();
-    let out = rampart(
-        &cfg,
-        "fail",
-        &["run", "--bundle", &dir, &bundle.id],
-        &[("RAMPART_TEST_RECORDER_FAIL", "1")],
-    );
+    let (bundle, out) = rampart(&cfg, "fail", "run", &[("RAMPART_TEST_RECORDER_FAIL", "1")]);
     runc_delete(&bundle.id);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -278,17 +276,7 @@ fn a_container_deleted_before_it_started_leaves_no_recording_and_no_recorder() {
         return;
     }
     let (cfg, learn, _) = config("deleted");
-    let bundle = Bundle::new(&docker_like_spec(
-        &rootfs(),
-        &["/bin/probe", "sys", "getpid"],
-    ));
-    let dir = bundle.dir.display().to_string();
-    let out = rampart(
-        &cfg,
-        "deleted",
-        &["create", "--bundle", &dir, &bundle.id],
-        &[],
-    );
+    let (bundle, out) = rampart(&cfg, "deleted", "create", &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -341,12 +329,7 @@ fn a_bad_recording_name_is_refused_before_anything_runs() {
         return;
     }
     let (cfg, _, _) = config("badname");
-    let bundle = Bundle::new(&docker_like_spec(
-        &rootfs(),
-        &["/bin/probe", "sys", "getpid"],
-    ));
-    let dir = bundle.dir.display().to_string();
-    let out = rampart(&cfg, "../x", &["run", "--bundle", &dir, &bundle.id], &[]);
+    let (bundle, out) = rampart(&cfg, "../x", "run", &[]);
     runc_delete(&bundle.id);
     assert!(!out.status.success());
     assert!(
