@@ -170,6 +170,8 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
     assert_eq!(chown[0]["ret"], 0);
     let setuid = evidence(&rec, "setuid");
     assert_eq!(setuid[0]["args"]["uid"], 1000, "{rec:#}");
+    // The caller's credentials before the call, not the uid it became.
+    assert_eq!(setuid[0]["creds"]["euid"], 0, "{rec:#}");
     assert!(
         rec["writes"]
             .as_array()

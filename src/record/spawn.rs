@@ -73,28 +73,32 @@ pub fn source_kind(ty: &str, source: &str) -> &'static str {
     }
 }
 
-/// Which engine asked, from the process that ran Rampart and the spec's annotations.
-pub fn engine(caller: Option<&str>, spec: &crate::spec::Spec) -> &'static str {
+/// Which engine asked: CRI by its annotations, Docker by its runc root (`.../moby`:
+/// dockerd runs runtimes with arguments through a wrapper script, so the caller's name is
+/// the script's), podman by conmon, containerd by its shim or root.
+pub fn engine(
+    caller: Option<&str>,
+    runc_root: Option<&Path>,
+    spec: &crate::spec::Spec,
+) -> &'static str {
     let annotated = |k: &str| spec.get("/annotations").and_then(|a| a.get(k)).is_some();
-    match caller {
-        Some("conmon") => "podman",
-        Some(c) if c.starts_with("containerd-shim") => {
-            if annotated("io.kubernetes.cri.container-type") {
-                "cri"
-            } else if spec
-                .get("/hooks/prestart")
-                .and_then(Value::as_array)
-                .is_some_and(|h| {
-                    h.iter()
-                        .any(|h| h.to_string().contains("libnetwork-setkey"))
-                })
-            {
-                "docker"
-            } else {
-                "containerd"
-            }
-        }
-        _ => "runc",
+    let root = runc_root
+        .map(|r| r.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if annotated("io.kubernetes.cri.container-type")
+        || annotated("io.kubernetes.cri-o.ContainerType")
+    {
+        "cri"
+    } else if root.trim_end_matches('/').ends_with("/moby") {
+        "docker"
+    } else if caller == Some("conmon") {
+        "podman"
+    } else if caller.is_some_and(|c| c.starts_with("containerd-shim"))
+        || root.contains("containerd")
+    {
+        "containerd"
+    } else {
+        "runc"
     }
 }
 
@@ -234,7 +238,7 @@ pub fn start(
         id,
         runc_root,
         learn_dir: &dir,
-        engine: engine(settings.caller.as_deref(), spec),
+        engine: engine(settings.caller.as_deref(), runc_root, spec),
         request: summary(spec, crate::profile::LEARN_BASE),
     };
     spawn(&req).map_err(|e| crate::errors::Refusal(failed(name, &e)).into())
@@ -281,9 +285,11 @@ mod tests {
         assert_eq!(s["readonly_rootfs"], false);
         assert_eq!(s["mounts"][0]["source_kind"], "host");
         assert_eq!(s["user"], json!({"uid": 0, "gid": 0}));
-        assert_eq!(engine(Some("bash"), &spec), "runc");
-        assert_eq!(engine(Some("conmon"), &spec), "podman");
-        assert_eq!(engine(Some("containerd-shim"), &spec), "containerd");
+        assert_eq!(engine(Some("bash"), None, &spec), "runc");
+        assert_eq!(engine(Some("conmon"), None, &spec), "podman");
+        assert_eq!(engine(Some("containerd-shim"), None, &spec), "containerd");
+        let moby = Path::new("/run/docker/runtime-runc/moby");
+        assert_eq!(engine(Some("rampart-learn-n"), Some(moby), &spec), "docker");
     }
 
     #[test]

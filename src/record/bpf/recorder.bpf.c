@@ -66,7 +66,10 @@ struct pending {
 	u64 args[6];
 	u32 nr;
 	u32 has_target;
-	u32 t_uid, t_gid, t_mode, pad;
+	u32 t_uid, t_gid, t_mode;
+	/* The caller's credentials before the call (a setuid changes them). */
+	u32 uid, euid, fsuid, gid, egid, fsgid;
+	u32 pad;
 };
 
 struct event {
@@ -381,6 +384,13 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	/* fd-based ops: the inode as it was before the call. */
 	if (nr == NR_fchown || nr == NR_fchmod || nr == NR_fsetxattr)
 		p.has_target = fd_inode(t, (long)p.args[0], &p.t_uid, &p.t_gid, &p.t_mode);
+	const struct cred *cr = BPF_CORE_READ(t, cred);
+	p.uid = BPF_CORE_READ(cr, uid.val);
+	p.euid = BPF_CORE_READ(cr, euid.val);
+	p.fsuid = BPF_CORE_READ(cr, fsuid.val);
+	p.gid = BPF_CORE_READ(cr, gid.val);
+	p.egid = BPF_CORE_READ(cr, egid.val);
+	p.fsgid = BPF_CORE_READ(cr, fsgid.val);
 	if (nr == NR_openat2) {
 		/* struct open_how { u64 flags; u64 mode; u64 resolve; } */
 		u64 flags = 0;
@@ -409,8 +419,8 @@ static __always_inline bool open_needs(struct task_struct *t, struct pending *p,
 	u32 uid, gid, mode;
 	if (!fd_inode(t, ret, &uid, &gid, &mode))
 		return false;
-	u32 fsuid = BPF_CORE_READ(t, cred, fsuid.val);
-	u32 fsgid = BPF_CORE_READ(t, cred, fsgid.val);
+	u32 fsuid = p->fsuid;
+	u32 fsgid = p->fsgid;
 	u32 bits = fsuid == uid ? (mode >> 6) & 7 : fsgid == gid ? (mode >> 3) & 7 : mode & 7;
 	if ((bits & want) == want)
 		return false;
@@ -461,13 +471,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	e->tgid = id >> 32;
 	for (int i = 0; i < 6; i++)
 		e->args[i] = p->args[i];
-	const struct cred *cr = BPF_CORE_READ(t, cred);
-	e->uid = BPF_CORE_READ(cr, uid.val);
-	e->euid = BPF_CORE_READ(cr, euid.val);
-	e->fsuid = BPF_CORE_READ(cr, fsuid.val);
-	e->gid = BPF_CORE_READ(cr, gid.val);
-	e->egid = BPF_CORE_READ(cr, egid.val);
-	e->fsgid = BPF_CORE_READ(cr, fsgid.val);
+	e->uid = p->uid;
+	e->euid = p->euid;
+	e->fsuid = p->fsuid;
+	e->gid = p->gid;
+	e->egid = p->egid;
+	e->fsgid = p->fsgid;
 	if (p->has_target) {
 		e->has_target = 1;
 		e->t_uid = p->t_uid;
