@@ -5,7 +5,7 @@
 //! Its own private dockerd (overlay2, no bridge), beside the other engine tests.
 mod common;
 
-use common::engines::{Docker, DockerSpec, checked, engines_dir, rampart, run_timeout};
+use common::engines::{Docker, DockerSpec, checked, engines_dir, run_timeout};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -80,20 +80,7 @@ fn docker_records_nginx_with_the_learning_runtime() {
     .unwrap();
     // Registered over what Docker::start installed (--force: another config file), and
     // dockerd reloaded (SIGHUP) by the installer.
-    let report = rampart(&[
-        &format!("--rampart-config={}", cfg.display()),
-        "install",
-        "docker",
-        "--daemon-json",
-        &d.daemon_json.to_string_lossy(),
-        "--pid-file",
-        &d.pid_file.to_string_lossy(),
-        "--bin-dir",
-        &d.bin_dir.to_string_lossy(),
-        "--learn",
-        "nginx",
-        "--force",
-    ]);
+    let report = d.install(&cfg, &["--learn", "nginx", "--force"]);
     assert!(report.contains("rampart-learn-nginx"), "{report}");
     wait_for("dockerd reloads its runtimes", 30, || {
         let o = d.run(&["info", "--format", "{{json .Runtimes}}"]);
