@@ -142,6 +142,13 @@ fn wall(boot_ns: u64) -> SystemTime {
     SystemTime::now() - Duration::from_nanos(now_boot.saturating_sub(boot_ns))
 }
 
+/// [`Session::written`]: None when the rootfs was gone.
+struct Written {
+    paths: Option<Vec<String>>,
+    cut: bool,
+    source: &'static str,
+}
+
 struct Container {
     init_pid: u32,
     init: Option<OwnedFd>,
@@ -241,10 +248,12 @@ impl Session {
             }
             self.wait_ring(50);
         }
+        let written = self.written(a, &c)?;
+        let peaks = writes::peaks(&c.cgroups, pids_seen);
         // Processes the kernel kills with the init end now: let their last exits land.
         std::thread::sleep(Duration::from_millis(50));
         self.drain(&mut evidence);
-        let rec = self.finish(a, &c, evidence, pids_seen, exit_note)?;
+        let rec = self.finish(a, &c, evidence, (written, peaks), exit_note)?;
         write_atomic(&a.dir.join(&a.name), &format!("{}.json", a.id), &rec)
     }
 
@@ -281,7 +290,7 @@ impl Session {
         a: &Args,
         c: &Container,
         evidence: EvidenceSet,
-        pids_seen: u64,
+        (w, peaks): (Written, serde_json::Map<String, Value>),
         exit_note: Option<String>,
     ) -> Result<Recording> {
         let cfg = self.loaded.config()?;
@@ -306,6 +315,56 @@ impl Session {
                 notes.push(format!("{n} {what}"));
             }
         }
+        let written_ok = match &w.paths {
+            Some(_) if w.cut => {
+                notes.push("the rootfs walk stopped at 200000 entries: writes incomplete".into());
+                false
+            }
+            Some(_) => true,
+            None => {
+                notes.push("the rootfs was gone at exit: writes unknown".into());
+                false
+            }
+        };
+        let caps = if self.kprobe {
+            recording::capability_checks(&self.loaded.caps()?)
+        } else {
+            Vec::new()
+        };
+        let lost = stats.lost();
+        Ok(Recording {
+            schema: recording::SCHEMA,
+            name: a.name.clone(),
+            container_id: a.id.clone(),
+            engine: a.engine.clone(),
+            started: crate::host::rfc3339(started),
+            ended: crate::host::rfc3339(ended),
+            complete: lost == 0 && stats.pending_full == 0 && cfg.started != 0 && written_ok,
+            lost_events: lost + stats.pending_full,
+            source: recording::Source {
+                syscalls: "tp_btf/sys_enter+sys_exit".into(),
+                capabilities: if self.kprobe {
+                    "kprobe/cap_capable".into()
+                } else {
+                    "inferred".into()
+                },
+            },
+            request: a.request.clone(),
+            syscalls: recording::syscalls(&self.loaded.counts()?),
+            capability_checks: caps,
+            evidence: evidence.items,
+            writes: recording::collapse_writes(w.paths.unwrap_or_default(), 8),
+            peaks,
+            writes_source: w.source.into(),
+            notes,
+            init_pid: c.init_pid,
+        })
+    }
+
+    /// What the container wrote, read as soon as its init exited (an engine may remove the
+    /// writable layer right after `delete`).
+    fn written(&self, a: &Args, c: &Container) -> Result<Written> {
+        let started = wall(self.loaded.config()?.start_ns);
         // runc's mount points were made before the first exec; the coarse clock that
         // stamps ctime may lag the exec by a tick.
         let since = started
@@ -324,59 +383,22 @@ impl Session {
                     .collect()
             })
             .unwrap_or_default();
-        let (root, writes_source) = match &c.upperdir {
-            Some(u) => (Some(u.clone()), "overlay-upperdir"),
-            None if !c.rootfs.as_os_str().is_empty() => (Some(c.rootfs.clone()), "rootfs-ctime"),
-            None => (None, "none"),
+        let (root, source) = match &c.upperdir {
+            Some(u) => (u.clone(), "overlay-upperdir"),
+            None => (c.rootfs.clone(), "rootfs-ctime"),
         };
-        let mut writes_cut = false;
-        let written = match &root {
-            Some(r) if r.is_dir() => {
-                let (w, cut) = writes::changed_since(r, since, &skip, 200_000);
-                writes_cut = cut;
-                w
-            }
-            _ => {
-                notes.push("the rootfs was gone at exit: writes unknown".into());
-                Vec::new()
-            }
-        };
-        if writes_cut {
-            notes.push("the rootfs walk stopped at 200000 entries: writes incomplete".into());
+        if root.as_os_str().is_empty() || !root.is_dir() {
+            return Ok(Written {
+                paths: None,
+                cut: false,
+                source: "none",
+            });
         }
-        let caps = if self.kprobe {
-            recording::capability_checks(&self.loaded.caps()?)
-        } else {
-            Vec::new()
-        };
-        let lost = stats.lost();
-        Ok(Recording {
-            schema: recording::SCHEMA,
-            name: a.name.clone(),
-            container_id: a.id.clone(),
-            engine: a.engine.clone(),
-            started: crate::host::rfc3339(started),
-            ended: crate::host::rfc3339(ended),
-            complete: lost == 0 && stats.pending_full == 0 && cfg.started != 0 && !writes_cut,
-            lost_events: lost + stats.pending_full,
-            source: recording::Source {
-                syscalls: "tp_btf/sys_enter+sys_exit".into(),
-                capabilities: if self.kprobe {
-                    "kprobe/cap_capable".into()
-                } else {
-                    "inferred".into()
-                },
-            },
-            request: a.request.clone(),
-            syscalls: recording::syscalls(&self.loaded.counts()?),
-            capability_checks: caps,
-            evidence: evidence.items,
-            writes: recording::collapse_writes(written, 8),
-            peaks: writes::peaks(&c.cgroups, pids_seen),
-            writes_source: writes_source.into(),
-            notes,
-            init_pid: c.init_pid,
-            exit: None,
+        let (paths, cut) = writes::changed_since(&root, since, &skip, 200_000);
+        Ok(Written {
+            paths: Some(paths),
+            cut,
+            source,
         })
     }
 }

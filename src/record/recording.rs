@@ -30,10 +30,8 @@ pub struct Recording {
     pub writes_source: String,
     /// Added: why the recording is incomplete or approximate, one line each.
     pub notes: Vec<String>,
-    /// Added: the container's init (host pid) and how it ended (exit code or signal).
+    /// Added: the container's init (host pid).
     pub init_pid: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
