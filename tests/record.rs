@@ -112,13 +112,20 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
             "chown",
             "setuid",
             "keep_file",
+            "dac_read",
         ],
     );
     let bundle = Bundle::new(&spec);
     let out = run_container(learning(&cfg, "probe"), &bundle);
     let stdout = common::expect_success(&out);
     // The request's own privileges (Docker's default capabilities): every probe succeeds.
-    for line in ["bind80 ok", "chown ok", "setuid ok", "keep_file ok"] {
+    for line in [
+        "bind80 ok",
+        "chown ok",
+        "setuid ok",
+        "keep_file ok",
+        "dac_read ok",
+    ] {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }
     // No-new-privileges forced, nothing else changed.
@@ -172,6 +179,26 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
     assert_eq!(setuid[0]["args"]["uid"], 1000, "{rec:#}");
     // The caller's credentials before the call, not the uid it became.
     assert_eq!(setuid[0]["creds"]["euid"], 0, "{rec:#}");
+    // fchown of an open file: the inode as it was before the call.
+    let fchown = evidence(&rec, "fchown");
+    assert_eq!(fchown[0]["target"]["uid"], 0, "{rec:#}");
+    assert_eq!(fchown[0]["args"]["uid"], 1234);
+    // An open the file's mode did not allow (0600, owner 1234) that root made anyway.
+    let dac: Vec<_> = evidence(&rec, "openat")
+        .into_iter()
+        .filter(|e| {
+            e["args"]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("/tmp/.probe-dac-")
+        })
+        .collect();
+    assert_eq!(dac.len(), 1, "{rec:#}");
+    assert_eq!(dac[0]["target"]["uid"], 1234);
+    assert_eq!(dac[0]["target"]["mode"], 0o100600);
+    assert_eq!(dac[0]["args"]["flags"], 0);
+    // The probe's other opens (its own files, /dev/null) are not evidence.
+    assert!(evidence(&rec, "openat").len() <= 2, "{rec:#}");
     assert!(
         rec["writes"]
             .as_array()

@@ -254,7 +254,8 @@ impl Session {
         std::thread::sleep(Duration::from_millis(50));
         self.drain(&mut evidence);
         let rec = self.finish(a, &c, evidence, (written, peaks), exit_note)?;
-        write_atomic(&a.dir.join(&a.name), &format!("{}.json", a.id), &rec)
+        let dir = a.dir.join(&a.name);
+        write_atomic(&dir, &file_name(&dir, &a.id), &rec)
     }
 
     fn wait_ring(&self, ms: i32) {
@@ -410,6 +411,18 @@ fn start_time(pid: u32) -> Option<u64> {
     after.split(' ').nth(19)?.parse().ok()
 }
 
+/// `<id>.json`, or `<id>.N.json` (N = 2, 3...) when the same container was recorded
+/// before (`docker restart` creates it again under its id): no run's recording is lost.
+fn file_name(dir: &Path, id: &str) -> String {
+    let mut name = format!("{id}.json");
+    let mut n = 2;
+    while dir.join(&name).exists() {
+        name = format!("{id}.{n}.json");
+        n += 1;
+    }
+    name
+}
+
 /// `dir/file`, written whole or not at all (a temporary file renamed over it).
 pub fn write_atomic(dir: &Path, file: &str, rec: &Recording) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
@@ -485,7 +498,9 @@ mod tests {
             name: "web".into(),
             ..Default::default()
         };
+        assert_eq!(file_name(&dir.join("web"), "c1"), "c1.json");
         write_atomic(&dir.join("web"), "c1.json", &rec).unwrap();
+        assert_eq!(file_name(&dir.join("web"), "c1"), "c1.2.json");
         let v: Value =
             serde_json::from_slice(&std::fs::read(dir.join("web/c1.json")).unwrap()).unwrap();
         assert_eq!(v["name"], "web");

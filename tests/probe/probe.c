@@ -235,6 +235,24 @@ static long p_bind80(void)
 
 static long p_setuid(void) { return syscall(SYS_setuid, 1000); }
 
+/* Root reading a file another user owns with mode 0600: allowed by CAP_DAC_OVERRIDE only. */
+static long p_dac_read(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/.probe-dac-%d", (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || fchown(fd, 1234, 1234) < 0)
+        return -1;
+    close(fd);
+    fd = open(path, O_RDONLY);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    errno = saved;
+    return fd < 0 ? -1 : 0;
+}
+
 /* A file written in the rootfs and kept (what a recording's "writes" should list). */
 static long p_keep_file(void)
 {
@@ -374,7 +392,7 @@ static const struct probe { const char *name; long (*fn)(void); } probes[] = {
     P(personality_bad) P(personality_ok) P(socket_alg) P(socket_vsock) P(socket_packet)
     P(socket_inet) P(getpid) P(chroot) P(mknod) P(setns) P(pivot_root) P(clone_newuser)
     P(clone3_newuser) P(socket_raw) P(chown) P(write_proc_sys) P(sysrq) P(write_rootfs) P(mknod_block)
-    P(bind80) P(setuid) P(keep_file)
+    P(bind80) P(setuid) P(keep_file) P(dac_read)
 #undef P
 };
 
