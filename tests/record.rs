@@ -368,3 +368,28 @@ fn a_bad_recording_name_is_refused_before_anything_runs() {
     );
     assert!(!e2e().join("state").join(&bundle.id).exists());
 }
+
+/// Learning runs the request's own privileges, but never past Rampart's refusals: a
+/// privileged request (every capability, as `docker run --privileged` asks) is refused under
+/// learn:NAME as under any profile, and no recorder is left behind.
+#[test]
+fn a_privileged_request_is_refused_while_learning_too() {
+    if !common::require_root_tools() {
+        return;
+    }
+    let (cfg, learn, audit) = config("privileged");
+    let mut spec = docker_like_spec(&rootfs(), &["/bin/probe", "sys", "getpid"]);
+    let all =
+        common::fixture_spec("docker-20.10/privileged.json")["process"]["capabilities"].clone();
+    spec["process"]["capabilities"] = all;
+    let bundle = Bundle::new(&spec);
+    let out = run_container(learning(&cfg, "privileged"), &bundle);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", common::describe(&out));
+    assert!(stderr.contains("all-capabilities"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("getpid"));
+    assert!(recorders(&bundle.id).is_empty());
+    assert!(!learn.join("privileged").exists());
+    let audit = std::fs::read_to_string(audit).unwrap();
+    assert!(audit.contains("\"outcome\":\"refused\""), "{audit}");
+}

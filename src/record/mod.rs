@@ -46,6 +46,21 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A container id as runc accepts it (`^[\w+\-.]+$`, not `.` or `..`): it names the
+/// recording's file.
+pub fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'+' | b'-' | b'.'));
+    if !ok {
+        bail!("container id {id:?} is not one runc accepts");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +80,13 @@ mod tests {
             assert!(learning_name(bad).is_err(), "{bad}");
         }
         assert!(learning_name(&format!("learn:{}", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn container_ids_are_checked_as_runc_does() {
+        assert!(check_id("3f2a-b_c+d.e").is_ok());
+        for bad in ["", ".", "..", "../x", "a/b", "a b"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
     }
 }

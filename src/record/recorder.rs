@@ -52,6 +52,7 @@ fn parse(argv: &[OsString]) -> Result<Args> {
         }
     }
     super::check_name(&a.name)?;
+    super::check_id(&a.id)?;
     if a.id.is_empty() || a.runc_pid == 0 || a.root.as_os_str().is_empty() {
         bail!("--id, --root and --runc-pid are needed");
     }
@@ -311,6 +312,10 @@ impl Session {
                 stats.pending_full,
                 "syscalls' arguments not kept (map full)",
             ),
+            (
+                evidence.dropped,
+                "distinct evidence entries past the limit not kept",
+            ),
         ] {
             if n > 0 {
                 notes.push(format!("{n} {what}"));
@@ -340,8 +345,12 @@ impl Session {
             engine: a.engine.clone(),
             started: crate::host::rfc3339(started),
             ended: crate::host::rfc3339(ended),
-            complete: lost == 0 && stats.pending_full == 0 && cfg.started != 0 && written_ok,
-            lost_events: lost + stats.pending_full,
+            complete: lost == 0
+                && stats.pending_full == 0
+                && evidence.dropped == 0
+                && cfg.started != 0
+                && written_ok,
+            lost_events: lost + stats.pending_full + evidence.dropped,
             source: recording::Source {
                 syscalls: "tp_btf/sys_enter+sys_exit".into(),
                 capabilities: if self.kprobe {

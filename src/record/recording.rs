@@ -355,7 +355,12 @@ pub fn decode_args(name: &str, ev: &RawEvent) -> Map<String, Value> {
 pub struct EvidenceSet {
     seen: BTreeMap<String, usize>,
     pub items: Vec<Evidence>,
+    /// Distinct events past [`MAX_EVIDENCE`], not kept (the recording is then incomplete).
+    pub dropped: u64,
 }
+
+/// The most distinct evidence entries one recording keeps (the recorder's memory bound).
+pub const MAX_EVIDENCE: usize = 20_000;
 
 impl EvidenceSet {
     pub fn add(&mut self, ev: &RawEvent) {
@@ -387,6 +392,7 @@ impl EvidenceSet {
         let key = serde_json::to_string(&key).unwrap_or_default();
         match self.seen.get(&key) {
             Some(&i) => self.items[i].count += 1,
+            None if self.items.len() >= MAX_EVIDENCE => self.dropped += 1,
             None => {
                 self.seen.insert(key, self.items.len());
                 self.items.push(e);

@@ -137,6 +137,7 @@ pub fn recorder_args(r: &Request, runc_pid: u32) -> Result<Vec<String>> {
 /// other descriptor closed but the readiness pipe, as fd 3) and waits for its word.
 /// The recorder records this process's pid: the runc that is exec'd next.
 pub fn spawn(r: &Request) -> Result<()> {
+    super::check_id(r.id)?;
     let exe = CString::new("/proc/self/exe")?;
     let args: Vec<CString> = std::iter::once("rampart".to_string())
         .chain(recorder_args(r, std::process::id())?)
