@@ -219,7 +219,7 @@ fn a_short_lived_container_loses_nothing() {
     for _ in 0..3 {
         let bundle = Bundle::new(&docker_like_spec(
             &rootfs(),
-            &["/bin/probe", "sys", "getpid"],
+            &["/bin/probe", "sys", "getpid", "compat_getpid"],
         ));
         common::expect_success(&run_container(learning(&cfg, "short"), &bundle));
         let rec = recording(&learn, "short", &bundle.id);
@@ -227,6 +227,17 @@ fn a_short_lived_container_loses_nothing() {
         for name in ["execve", "getpid", "exit_group", "write"] {
             assert!(syscall(&rec, name).is_some(), "{name} missing: {rec:#}");
         }
+        // The i386 entry is kept apart from the native one (same name, its own number).
+        let compat: Vec<&Value> = rec["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["arch"] == "x86")
+            .collect();
+        assert_eq!(compat.len(), 1, "{rec:#}");
+        assert_eq!(compat[0]["name"], "getpid");
+        assert_eq!(compat[0]["nr"], 20);
+        assert_eq!(syscall(&rec, "getpid").unwrap()["nr"], 39);
     }
 }
 

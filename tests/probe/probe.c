@@ -235,6 +235,23 @@ static long p_bind80(void)
 
 static long p_setuid(void) { return syscall(SYS_setuid, 1000); }
 
+/* getpid through the i386 entry (int 0x80, nr 20): a compat-arch syscall. */
+static long p_compat_getpid(void)
+{
+#if defined(__x86_64__)
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 /* Root reading a file another user owns with mode 0600: allowed by CAP_DAC_OVERRIDE only. */
 static long p_dac_read(void)
 {
@@ -392,7 +409,7 @@ static const struct probe { const char *name; long (*fn)(void); } probes[] = {
     P(personality_bad) P(personality_ok) P(socket_alg) P(socket_vsock) P(socket_packet)
     P(socket_inet) P(getpid) P(chroot) P(mknod) P(setns) P(pivot_root) P(clone_newuser)
     P(clone3_newuser) P(socket_raw) P(chown) P(write_proc_sys) P(sysrq) P(write_rootfs) P(mknod_block)
-    P(bind80) P(setuid) P(keep_file) P(dac_read)
+    P(bind80) P(setuid) P(keep_file) P(dac_read) P(compat_getpid)
 #undef P
 };
 
