@@ -6,7 +6,7 @@
 //! is deleted without ever starting.
 
 use super::bpf;
-use super::recording::{self, EV_EVIDENCE, EvidenceSet, RawEvent, Recording};
+use super::recording::{self, EvidenceSet, Recording};
 use super::writes;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -277,8 +277,8 @@ impl Session {
     fn drain(&mut self, evidence: &mut EvidenceSet) {
         #[cfg(rampart_bpf)]
         while let Some(item) = self.loaded.ring.next() {
-            if let Some(ev) = RawEvent::parse(&item)
-                && ev.kind == EV_EVIDENCE
+            if let Some(ev) = recording::RawEvent::parse(&item)
+                && ev.kind == recording::EV_EVIDENCE
             {
                 evidence.add(&ev);
             }
