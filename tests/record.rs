@@ -113,6 +113,7 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
             "setuid",
             "keep_file",
             "dac_read",
+            "add_key",
         ],
     );
     let bundle = Bundle::new(&spec);
@@ -125,6 +126,7 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
         "setuid ok",
         "keep_file ok",
         "dac_read ok",
+        "add_key errno=EPERM",
     ] {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }
@@ -162,6 +164,20 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
         let s = syscall(&rec, name).unwrap_or_else(|| panic!("{name} missing: {rec:#}"));
         assert!(s["ok"].as_u64().unwrap() >= 1, "{s}");
     }
+    // A syscall the request's seccomp profile (Docker's) refused is recorded as its error:
+    // it never entered, but it exits with its own number.
+    let add_key = syscall(&rec, "add_key").unwrap_or_else(|| panic!("{rec:#}"));
+    assert_eq!(add_key["errors"]["EPERM"], 1, "{add_key}");
+    assert_eq!(add_key["ok"], 0);
+    // Signal returns and skipped calls (orig_ax -1) are no syscall of their own.
+    assert!(
+        rec["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["name"].as_str().unwrap().starts_with("syscall_")),
+        "{rec:#}"
+    );
     // runc's own set-up, in the container's namespaces before the exec, is not recorded.
     for name in ["pivot_root", "mount", "sethostname", "keyctl", "umount2"] {
         assert!(syscall(&rec, name).is_none(), "{name} recorded: {rec:#}");

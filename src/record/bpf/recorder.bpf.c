@@ -367,6 +367,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	if (!is_inside())
 		return 0;
+	/* -1: no syscall (a tracer or seccomp skipped it). */
+	if (id < 0)
+		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	long nr = id;
 	u16 arch = arch_of(t, &nr);
@@ -438,6 +441,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	long nr = BPF_CORE_READ(regs, orig_ax);
+	/* -1: rt_sigreturn's exit (it resets orig_ax) or a skipped syscall, counted at entry.
+	 * A syscall seccomp refused with an errno has no entry but exits here with its own
+	 * number and that errno: denied syscalls are recorded as errors. */
+	if (nr < 0)
+		return 0;
 	u16 arch = arch_of(t, &nr);
 	u16 code = (ret < 0 && ret >= -4095) ? CODE_ERR + (u16)(-ret) : CODE_OK;
 	count((u32)nr, arch, code);
