@@ -113,8 +113,20 @@ pub fn syscall_name(arch: u16, nr: u32) -> String {
         .unwrap_or_else(|| format!("syscall_{nr}"))
 }
 
-/// `ENOENT` for 2; `E<n>` when the name is unknown.
+/// `ENOENT` for 2; the kernel's restart codes a syscall exit shows before signal delivery
+/// turns them into EINTR or a restart; `E<n>` when the name is unknown.
 pub fn errno_name(errno: i32) -> String {
+    let internal = match errno {
+        512 => Some("ERESTARTSYS"),
+        513 => Some("ERESTARTNOINTR"),
+        514 => Some("ERESTARTNOHAND"),
+        515 => Some("ENOIOCTLCMD"),
+        516 => Some("ERESTART_RESTARTBLOCK"),
+        _ => None,
+    };
+    if let Some(name) = internal {
+        return name.to_string();
+    }
     let e = nix::errno::Errno::from_raw(errno);
     match e {
         nix::errno::Errno::UnknownErrno => format!("E{errno}"),
@@ -475,6 +487,7 @@ mod tests {
         assert_eq!(syscall_name(0, 9999), "syscall_9999");
         assert_eq!(errno_name(1), "EPERM");
         assert_eq!(errno_name(4000), "E4000");
+        assert_eq!(errno_name(514), "ERESTARTNOHAND");
     }
 
     fn raw(nr: u32, ret: i64, args: [u64; 6]) -> RawEvent {
