@@ -97,6 +97,18 @@ fn recorders(id: &str) -> Vec<u32> {
     out
 }
 
+/// Whether the recorders of `id` are gone (waiting up to 10 s).
+fn recorders_gone(id: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !recorders(id).is_empty() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
 #[test]
 fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
     if !common::require_root_tools() {
@@ -223,7 +235,11 @@ fn a_recording_has_the_containers_syscalls_and_evidence_but_not_runcs_setup() {
             .any(|w| w == "/probe-kept"),
         "{rec:#}"
     );
-    assert!(recorders(&bundle.id).is_empty());
+    // It exits once the file is written.
+    assert!(
+        recorders_gone(&bundle.id),
+        "the recorder outlived its recording"
+    );
 }
 
 #[test]
@@ -363,12 +379,8 @@ fn a_container_deleted_before_it_started_leaves_no_recording_and_no_recorder() {
         );
     }
     runc_delete(&bundle.id);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !recorders(&bundle.id).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
     assert!(
-        recorders(&bundle.id).is_empty(),
+        recorders_gone(&bundle.id),
         "the recorder outlived the container"
     );
     assert!(

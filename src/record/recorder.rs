@@ -213,10 +213,19 @@ impl Session {
     }
 
     fn record(mut self, a: &Args) -> Result<()> {
-        let Some(state) = self.wait_state(a) else {
-            return Ok(());
+        let c = match self.wait_state(a) {
+            Some(state) => self.container(&state),
+            // `runc run` of a container that ended before its state.json was read (runc
+            // removes it): the probes saw it run; only its rootfs and cgroup are unknown.
+            None if self.loaded.config()?.started != 0 => Container {
+                init_pid: self.loaded.config()?.init_tgid,
+                init: None,
+                rootfs: PathBuf::new(),
+                cgroups: BTreeMap::new(),
+                upperdir: None,
+            },
+            None => return Ok(()),
         };
-        let c = self.container(&state);
         let mut evidence = EvidenceSet::default();
         let mut pids_seen = 0u64;
         let mut last_sample = Instant::now() - Duration::from_secs(1);
