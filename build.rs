@@ -4,6 +4,62 @@ use std::process::Command;
 
 fn main() {
     embed_git_commit();
+    compile_recorder_bpf();
+}
+
+/// The recorder's eBPF program (src/record/bpf/recorder.bpf.c), compiled by clang for the
+/// `bpf` target into OUT_DIR and embedded in the binary (cfg `rampart_bpf`). Without clang
+/// or libbpf's headers (`scripts/setup-host` installs both) Rampart still builds: recording
+/// (`--rampart-profile learn:NAME`) then fails closed with "built without BPF".
+/// `RAMPART_CLANG` names another clang; `RAMPART_NO_BPF=1` builds without on purpose.
+fn compile_recorder_bpf() {
+    println!("cargo::rustc-check-cfg=cfg(rampart_bpf)");
+    for var in ["RAMPART_CLANG", "RAMPART_NO_BPF"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    for f in ["recorder.bpf.c", "vmlinux.h"] {
+        println!("cargo:rerun-if-changed=src/record/bpf/{f}");
+    }
+    if std::env::var_os("RAMPART_NO_BPF").is_some_and(|v| v == "1") {
+        return;
+    }
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if arch != "x86_64" {
+        println!("cargo:warning=the recorder's eBPF program is x86_64 only: built without BPF");
+        return;
+    }
+    let clang = std::env::var("RAMPART_CLANG").unwrap_or_else(|_| "clang".to_string());
+    let out =
+        std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("recorder.bpf.o");
+    let result = Command::new(&clang)
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-Wall",
+            "-Werror",
+        ])
+        .args(["-Wno-unused-function", "-Isrc/record/bpf", "-c"])
+        .arg("src/record/bpf/recorder.bpf.c")
+        .arg("-o")
+        .arg(&out)
+        .output();
+    match result {
+        Ok(o) if o.status.success() => println!("cargo:rustc-cfg=rampart_bpf"),
+        Ok(o) => println!(
+            "cargo:warning=recorder.bpf.c did not compile ({clang}): built without BPF: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+        Err(e) => println!(
+            "cargo:warning={clang} not found ({e}): built without BPF (scripts/setup-host installs clang and libbpf-dev)"
+        ),
+    }
 }
 
 /// `RAMPART_GIT_COMMIT` for `rampart version`: `RAMPART_COMMIT` from the environment (a

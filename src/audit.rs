@@ -13,7 +13,7 @@
 //! | `id` | string? | the container id runc was given |
 //! | `bundle` | string? | the bundle directory |
 //! | `image`, `pod`, `namespace`, `container` | string? | from the engine's annotations (CRI: `io.kubernetes.cri.image-name`, `…sandbox-name`, `…sandbox-namespace`, `…container-name`; CRI-O: `io.kubernetes.cri-o.ImageName`, `io.kubernetes.pod.name`, `io.kubernetes.pod.namespace`, `io.kubernetes.container.name`); absent when the engine writes none (Docker 20.10 and podman 4.3 write none of them). Written as the engine wrote them, cut at 253 bytes: labels for finding a record, not proof of who asked |
-//! | `profile`, `mode`, `outcome` | string | the profile; `enforce`/`complain`/`off`; `hardened`, `refused`, `complain`, `off`, `clamped` (exec) or `judged` (update) |
+//! | `profile`, `mode`, `outcome` | string | the profile; `enforce`/`complain`/`off`; `hardened`, `refused`, `complain`, `off`, `learning` (`learn:NAME`: ran with the request's privileges and no-new-privileges, recorded), `clamped` (exec) or `judged` (update) |
 //! | `runtime` | string | the real runtime exec'd |
 //! | `changes` | object | step → field (JSON pointer; consecutive fields with one value share a key, `/a/b,c` meaning `/a/b` and `/a/c`) → what changed: for lists of strings `{"after": […]}` when short, `{"-": removed, "+": added}`; for other values `[before, after]` (`null`: unset); for a decision that changed nothing `{"note": "…"}` |
 //! | `refusals` | list? | the rules that refused: `rule`, `field`, `value`, `message` |
@@ -49,7 +49,7 @@ pub struct Record<'a> {
     pub workload: Workload,
     pub profile: &'a str,
     pub mode: Mode,
-    /// `hardened`, `refused`, `complain` (ran as requested), `off`, or `clamped` (exec).
+    /// `hardened`, `refused`, `complain` (ran as requested), `off`, `learning` (recorded), or `clamped` (exec).
     pub outcome: &'a str,
     pub runtime: String,
     #[serde(serialize_with = "serialize_changes")]

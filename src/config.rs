@@ -34,16 +34,17 @@ pub struct Config {
     /// spec. Default: the containerd shims (Docker 20.10, containerd/CRI). podman and CRI-O
     /// (conmon) copy them, so image authors could pick a profile there: never list conmon.
     pub annotation_callers: Option<Vec<String>>,
-    /// `rampart learn`: where recordings are kept.
+    /// `rampart learn`: where recordings are written and read.
     #[serde(default)]
     pub learn: LearnConfig,
 }
 
+/// The `[learn]` table.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LearnConfig {
-    /// One directory per workload name, one JSON file per recorded container
-    /// (default [`crate::learn::DEFAULT_DIR`]).
+    /// Recordings directory (`<dir>/NAME/<container-id>.json`); default
+    /// /var/lib/rampart/learn.
     pub dir: Option<PathBuf>,
 }
 

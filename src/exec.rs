@@ -222,7 +222,7 @@ pub fn plan(
             refuse_cwd(&format!("{}: cwd", path.display()), cwd, profile)?;
         }
         refuse_process_rules(&spec, profile, host)?;
-        changes = steps::harden(&mut spec, &cx, steps::EXEC)?;
+        changes = steps::harden(&mut spec, &cx, steps::for_exec(profile))?;
         // runc reads the file again by path: it is handed these bytes (src/handoff.rs),
         // changed or not.
         let out = if changes.iter().any(|c| c.before != c.after) {

@@ -26,6 +26,7 @@ pub mod netns;
 pub mod pipeline;
 pub mod policy;
 pub mod profile;
+pub mod record;
 pub mod restore;
 pub mod runc_fields;
 pub mod seccomp;

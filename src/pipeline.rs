@@ -191,11 +191,14 @@ pub struct Plan {
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
     /// A host-owned network namespace (path, inode) Rampart enters before runc (`netns`).
     pub enter_net: Option<(String, u64)>,
+    /// `learn:NAME`: the recording's name (see [`crate::record`]).
+    pub learning: Option<String>,
 }
 
 impl Plan {
     pub fn outcome(&self) -> &'static str {
         match self.mode {
+            Mode::Enforce if self.refusals.is_empty() && self.learning.is_some() => "learning",
             Mode::Enforce if self.refusals.is_empty() => "hardened",
             Mode::Enforce => "refused",
             Mode::Complain => "complain",
@@ -278,7 +281,12 @@ pub fn plan_container(
             .iter()
             .map(|w| format!("rule {w} waived by an allow-listed annotation")),
     );
-    let mode = profile.policy.mode;
+    // A recording run keeps every refusal whatever the base profile's mode.
+    let mode = if profile.learning.is_some() {
+        Mode::Enforce
+    } else {
+        profile.policy.mode
+    };
     let (mut changes, mut refusals) = (Vec::new(), Vec::new());
     // The policy judges the request as the engine wrote it; the steps then harden it in place.
     let mut spec = request;
@@ -297,7 +305,7 @@ pub fn plan_container(
             container_caps: None,
             container_apparmor: None,
         };
-        changes = steps::harden(&mut spec, &cx, steps::CREATE)
+        changes = steps::harden(&mut spec, &cx, steps::for_create(&profile))
             .with_context(|| format!("cannot harden {}", shown.display()))?;
     }
     let enter_net = crate::netns::to_enter(facts.userns.as_ref(), &spec);
@@ -318,6 +326,7 @@ pub fn plan_container(
         request_bytes,
         staging,
         enter_net,
+        learning: profile.learning.clone(),
     })
 }
 
@@ -365,15 +374,16 @@ pub(crate) fn harden_bundle(
         }
     }
     let outcome = plan.outcome();
-    if outcome == "hardened" {
+    let applies = matches!(outcome, "hardened" | "learning");
+    if applies {
         let given = crate::stdio::apply(&plan.spec, &plan.changes);
         plan.changes.extend(given);
     }
-    let netns = match (&plan.enter_net, outcome) {
-        (Some((path, ino)), "hardened") => Some(crate::netns::open_judged(path, *ino)?),
+    let netns = match (&plan.enter_net, applies) {
+        (Some((path, ino)), true) => Some(crate::netns::open_judged(path, *ino)?),
         _ => None,
     };
-    let write = outcome == "hardened" && plan.changes.iter().any(|c| c.before != c.after);
+    let write = applies && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
         Some(dir.stage(CONFIG, &plan.spec.to_vec_sized(plan.request_bytes))?)
     } else {
@@ -416,6 +426,9 @@ pub(crate) fn harden_bundle(
     logged?;
     if let Some(staged) = staged {
         staged.commit()?;
+    }
+    if let (Some(name), Some(id)) = (&plan.learning, cmd.id.as_deref()) {
+        crate::record::spawn::start(name, id, runc_root, settings, &plan.spec)?;
     }
     if let Some(ns) = netns {
         crate::netns::pend(ns);

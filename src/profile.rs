@@ -39,7 +39,15 @@ pub struct Profile {
     pub userns: UsernsPolicy,
     #[serde(default)]
     pub lsm: LsmPolicy,
+    /// `learn:NAME` (see [`crate::record`]): the recording's name. The container runs with
+    /// the request's own privileges (only no-new-privileges is forced) under this profile's
+    /// refusals, those of [`LEARN_BASE`].
+    #[serde(skip)]
+    pub learning: Option<String>,
 }
+
+/// The profile whose refusals a recording run keeps (what `rampart learn profile` extends).
+pub const LEARN_BASE: &str = "restricted";
 
 /// A user namespace for the container: root inside is an unprivileged id on the host.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -468,6 +476,12 @@ pub struct ProfileSource {
 
 impl ProfileSource {
     pub fn load(&self, name: &str) -> Result<Profile> {
+        if let Some(learn) = crate::record::learning_name(name)? {
+            let mut p = self.load(LEARN_BASE)?;
+            p.name = name.to_string();
+            p.learning = Some(learn.to_string());
+            return Ok(p);
+        }
         let table = self.load_table(name, 0)?;
         Self::finish(name, table)
     }

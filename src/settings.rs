@@ -25,6 +25,8 @@ pub struct Settings {
     pub audit_log: PathBuf,
     /// See [`crate::debug`]; None unless the config file names one.
     pub debug_log: Option<PathBuf>,
+    /// The config file's `[learn] dir` (None: [`crate::record::DEFAULT_DIR`]).
+    pub learn_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             },
             runtime: PathBuf::new(),
             debug_log: cfg.debug_log.clone(),
+            learn_dir: cfg.learn.dir.clone(),
             audit_log: cfg.audit_log.clone().unwrap_or_else(|| {
                 default_audit_log(
                     nix::unistd::geteuid().as_raw(),
@@ -342,6 +345,7 @@ mod tests {
                 .map(|s| s.to_string())
                 .collect(),
             profiles: Default::default(),
+            learn_dir: None,
             runtime: PathBuf::new(),
             audit_log: PathBuf::new(),
             debug_log: None,

@@ -237,6 +237,7 @@ impl Doctor {
         out.extend(self.knobs());
         out.push(self.docker(host));
         out.push(self.containerd(host));
+        out.push(self.recording());
         let (profiles, default) = match &settings {
             Some(s) => (self.profiles(s, &f), s.profile.clone()),
             None => (Vec::new(), crate::profile::DEFAULT_PROFILE.to_string()),
@@ -821,6 +822,68 @@ impl Doctor {
             ));
         }
         out
+    }
+}
+
+impl Doctor {
+    /// Whether `--rampart-profile learn:NAME` can record here: BTF, the privilege to load
+    /// BPF, tp_btf attach (syscalls), and kprobes (capability checks; else inferred). On the
+    /// real host the probes are loaded and attached for a moment; under --host-root only
+    /// BTF's presence is read.
+    fn recording(&self) -> Finding {
+        if !self.real {
+            let btf = self.path("sys/kernel/btf/vmlinux").exists();
+            let built = crate::record::bpf::BUILT_WITH_BPF;
+            if btf && built {
+                return finding(
+                    "learn",
+                    Status::Ok,
+                    "BTF present (tp_btf and kprobe attach not tried under --host-root)",
+                );
+            }
+            return learn_finding(&crate::record::bpf::Probe {
+                built_with_bpf: built,
+                btf,
+                tp_btf: Err("no BTF".into()),
+                kprobe: Err("not tried under --host-root".into()),
+            });
+        }
+        learn_finding(&crate::record::bpf::probe())
+    }
+}
+
+/// The `learn` finding for what [`crate::record::bpf::probe`] found. Recording is optional:
+/// a host that cannot record is a warning, never a failure.
+fn learn_finding(p: &crate::record::bpf::Probe) -> Finding {
+    let caps = match &p.kprobe {
+        Ok(()) => "capability checks from kprobe/cap_capable".to_string(),
+        Err(e) => format!("capabilities inferred from syscalls (no kprobe/cap_capable: {e})"),
+    };
+    match (&p.tp_btf, p.built_with_bpf, p.btf) {
+        (Ok(()), ..) => finding(
+            "learn",
+            Status::Ok,
+            format!("can record (learn:NAME): BTF, tp_btf sys_enter/sys_exit attach; {caps}"),
+        ),
+        (Err(e), false, _) => finding("learn", Status::Warn, format!("cannot record: {e}"))
+            .because(
+                "--rampart-profile learn:NAME fails (closed) on this host",
+                "install clang and libbpf-dev (scripts/setup-host) and rebuild Rampart",
+            ),
+        (Err(e), true, false) => finding(
+            "learn",
+            Status::Warn,
+            format!("cannot record: the kernel has no BTF ({e})"),
+        )
+        .because(
+            "--rampart-profile learn:NAME fails (closed) on this host",
+            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+        ),
+        (Err(e), true, true) => finding("learn", Status::Warn, format!("cannot record: {e}"))
+            .because(
+                "--rampart-profile learn:NAME fails (closed) on this host",
+                "run Rampart as root (CAP_BPF and CAP_PERFMON); a kernel that refuses tp_btf (lockdown=confidentiality) cannot record",
+            ),
     }
 }
 

@@ -132,6 +132,10 @@ struct DockerArgs {
     /// install: also make `rampart` dockerd's default runtime.
     #[arg(long)]
     default_runtime: bool,
+    /// install: also register `rampart-learn-NAME`, which records each container it runs
+    /// for `rampart learn` (`--rampart-profile learn:NAME`). Repeatable.
+    #[arg(long, value_name = "NAME")]
+    learn: Vec<String>,
     /// install: replace Rampart-named runtimes that differ from what Rampart would write.
     #[arg(long)]
     force: bool,
@@ -544,6 +548,26 @@ fn write_with_backup(path: &Path, bytes: &[u8], host: &dyn Host) -> Result<Optio
 // ------------------------------------------------------------------------------- docker
 
 /// What Rampart writes for one Docker runtime.
+/// `rampart-learn-NAME` runtimes: the binary itself with `--rampart-profile learn:NAME`
+/// (no link: the name would select a profile).
+pub fn learn_runtimes(
+    binary: &Path,
+    names: &[String],
+    config: Option<&Path>,
+) -> Result<Vec<(String, Value)>> {
+    names
+        .iter()
+        .map(|n| {
+            crate::record::check_name(n)?;
+            let profile = format!("{}{n}", crate::record::PREFIX);
+            Ok((
+                format!("rampart-learn-{n}"),
+                docker_entry(binary, &profile, config),
+            ))
+        })
+        .collect()
+}
+
 pub fn docker_entry(binary: &Path, profile: &str, config: Option<&Path>) -> Value {
     let mut args = vec![json!("--rampart-profile"), json!(profile)];
     if let Some(c) = config {
@@ -717,13 +741,18 @@ fn install_docker(inv: &Invocation, host: &dyn Host, a: &DockerArgs) -> Result<S
         .config
         .as_ref()
         .map(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()));
-    let wanted: Vec<(String, Value)> = runtime_names(&profiles)
+    let mut wanted: Vec<(String, Value)> = runtime_names(&profiles)
         .into_iter()
         .map(|r| {
             let e = docker_entry(&layout.binary, &r.profile, config_arg.as_deref());
             (r.name, e)
         })
         .collect();
+    wanted.extend(learn_runtimes(
+        &layout.binary,
+        &a.learn,
+        config_arg.as_deref(),
+    )?);
     let (text, doc) = load_daemon_json(&layout, &a.daemon_json, "install")?;
     let (doc, notes) = docker_install(
         doc,
@@ -1444,6 +1473,17 @@ mod tests {
                 (r.name, e)
             })
             .collect()
+    }
+
+    #[test]
+    fn learning_runtimes_pass_the_learn_profile() {
+        let rts = learn_runtimes(Path::new("/usr/bin/rampart"), &["nginx".into()], None).unwrap();
+        assert_eq!(rts[0].0, "rampart-learn-nginx");
+        assert_eq!(
+            rts[0].1,
+            json!({"path": "/usr/bin/rampart", "runtimeArgs": ["--rampart-profile", "learn:nginx"]})
+        );
+        assert!(learn_runtimes(Path::new("/r"), &["../x".into()], None).is_err());
     }
 
     #[test]

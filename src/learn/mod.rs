@@ -10,5 +10,4 @@ pub mod merge;
 pub mod recording;
 pub mod show;
 
-/// Where recordings live unless the config file's `[learn] dir` says otherwise.
-pub const DEFAULT_DIR: &str = "/var/lib/rampart/learn";
+pub use crate::record::DEFAULT_DIR;

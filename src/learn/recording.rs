@@ -202,21 +202,7 @@ impl Recording {
     }
 }
 
-/// A workload name as the learn directory uses it.
-pub fn check_name(name: &str) -> Result<()> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
-    if !ok {
-        bail!(
-            "{name:?} is not a workload name (a-z, 0-9, '_', '-'; starting with a letter or digit; at most 63)"
-        );
-    }
-    Ok(())
-}
+pub use crate::record::check_name;
 
 /// Every recording of `name` under `dir`, oldest first (by `started`, then id). A file that
 /// cannot be read is an error naming it: a profile is never made from part of what was asked.

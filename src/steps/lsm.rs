@@ -318,6 +318,7 @@ mod tests {
             runtime: "/bin/true".into(),
             audit_log: dir.join("audit.log"),
             debug_log: None,
+            learn_dir: None,
         };
         let plan = crate::pipeline::plan_spec(&config, &settings, &FakeHost("apparmor")).unwrap();
         assert_eq!(plan.spec.get(AA).unwrap(), "rampart-default");

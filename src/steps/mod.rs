@@ -57,6 +57,29 @@ pub const EXEC: &[(&str, StepFn)] = &[
     ("lsm", lsm::apply_exec),
 ];
 
+/// Steps for a recording run (`learn:NAME`, create and exec alike): the request's own
+/// capabilities, seccomp, rootfs and mounts, with no-new-privileges forced (a profile
+/// learned without it would fail under it).
+pub const LEARN: &[(&str, StepFn)] = &[("no_new_privileges", no_new_privileges::apply)];
+
+/// The steps `create` runs under `profile`.
+pub fn for_create(profile: &Profile) -> &'static [(&'static str, StepFn)] {
+    if profile.learning.is_some() {
+        LEARN
+    } else {
+        CREATE
+    }
+}
+
+/// The steps `exec` runs under `profile`.
+pub fn for_exec(profile: &Profile) -> &'static [(&'static str, StepFn)] {
+    if profile.learning.is_some() {
+        LEARN
+    } else {
+        EXEC
+    }
+}
+
 /// Runs `steps` over `spec`, then checks the result is still a valid spec.
 pub fn harden(
     spec: &mut Spec,

@@ -390,6 +390,24 @@ impl Docker {
         docker
     }
 
+    /// `rampart --rampart-config=CONFIG install docker EXTRA...` into this daemon's files
+    /// (dockerd reloaded by SIGHUP); returns the report.
+    pub fn install(&self, config: &Path, extra: &[&str]) -> String {
+        let mut args = vec![
+            format!("--rampart-config={}", config.display()),
+            "install".into(),
+            "docker".into(),
+            "--daemon-json".into(),
+            self.daemon_json.display().to_string(),
+            "--pid-file".into(),
+            self.pid_file.display().to_string(),
+            "--bin-dir".into(),
+            self.bin_dir.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        rampart(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     /// The docker CLI talking to this daemon.
     pub fn cli(&self) -> Command {
         let mut c = Command::new(docker_cli());

@@ -31,6 +31,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,6 +217,68 @@ static long p_socket_inet(void) { return fd_result(socket(AF_INET, SOCK_STREAM, 
 static long p_getpid(void) { return syscall(SYS_getpid); }
 static long p_chroot(void) { return syscall(SYS_chroot, "/"); }
 
+/* A listening port below 1024 (NET_BIND_SERVICE outside a network namespace that lowered
+ * ip_unprivileged_port_start). */
+static long p_bind80(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    long r = bind(fd, (struct sockaddr *)&a, sizeof a);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return r;
+}
+
+static long p_setuid(void) { return syscall(SYS_setuid, 1000); }
+
+/* getpid through the i386 entry (int 0x80, nr 20): a compat-arch syscall. */
+static long p_compat_getpid(void)
+{
+#if defined(__x86_64__)
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Root reading a file another user owns with mode 0600: allowed by CAP_DAC_OVERRIDE only. */
+static long p_dac_read(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/.probe-dac-%d", (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || fchown(fd, 1234, 1234) < 0)
+        return -1;
+    close(fd);
+    fd = open(path, O_RDONLY);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    errno = saved;
+    return fd < 0 ? -1 : 0;
+}
+
+/* A file written in the rootfs and kept (what a recording's "writes" should list). */
+static long p_keep_file(void)
+{
+    long fd = open("/probe-kept", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0)
+        close((int)fd);
+    return fd < 0 ? -1 : 0;
+}
+
 static long p_mknod(void)
 {
     char path[64];
@@ -346,6 +409,7 @@ static const struct probe { const char *name; long (*fn)(void); } probes[] = {
     P(personality_bad) P(personality_ok) P(socket_alg) P(socket_vsock) P(socket_packet)
     P(socket_inet) P(getpid) P(chroot) P(mknod) P(setns) P(pivot_root) P(clone_newuser)
     P(clone3_newuser) P(socket_raw) P(chown) P(write_proc_sys) P(sysrq) P(write_rootfs) P(mknod_block)
+    P(bind80) P(setuid) P(keep_file) P(dac_read) P(compat_getpid)
 #undef P
 };
 
