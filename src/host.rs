@@ -77,8 +77,9 @@ pub struct RootfsPath {
 pub const COPY_ENTRIES: usize = 100_000;
 
 /// Bytes in the regular files below `dir` (symlinks not followed), `u64::MAX` when there are
-/// more than [`COPY_ENTRIES`] entries.
-pub fn content_bytes(dir: &Path) -> u64 {
+/// more than [`COPY_ENTRIES`] entries. The walk stops as soon as the total is above `limit`
+/// (the answer is then a count above `limit`, not the whole).
+pub fn content_bytes(dir: &Path, limit: u64) -> u64 {
     let (mut total, mut seen) = (0u64, 0usize);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -94,6 +95,9 @@ pub fn content_bytes(dir: &Path) -> u64 {
                 stack.push(e.path());
             } else if m.is_file() {
                 total = total.saturating_add(m.len());
+                if total > limit {
+                    return total;
+                }
             }
         }
     }
@@ -335,9 +339,18 @@ pub trait Host {
     ) {
         for p in crate::steps::rootfs::mount_paths(request, profile) {
             if let Some(mut r) = rootfs_path(rootfs, &p) {
-                if r.dir_mode.is_some() && profile.rootfs.tmpfs.iter().any(|t| t.path == p) {
+                // Counted only where it decides something: a tmpfs of the profile with a
+                // size= (the rootfs step copies the image's files in only if they fit), and
+                // only until they are known not to fit.
+                let size = profile
+                    .rootfs
+                    .tmpfs
+                    .iter()
+                    .find(|t| t.path == p)
+                    .and_then(|t| crate::steps::rootfs::size_bytes(&t.options));
+                if let (Some(_), Some(size)) = (r.dir_mode, size) {
                     let dir = rootfs.join(r.resolved.trim_start_matches('/'));
-                    r.content_bytes = Some(content_bytes(&dir));
+                    r.content_bytes = Some(content_bytes(&dir, size));
                 }
                 facts.rootfs_paths.insert(p, r);
             }
@@ -630,6 +643,18 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn content_is_counted_until_it_is_known_not_to_fit() {
+        let d = std::env::temp_dir().join(format!("rampart-content-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a"), [0u8; 100]).unwrap();
+        std::fs::write(d.join("sub/b"), [0u8; 50]).unwrap();
+        assert_eq!(content_bytes(&d, 1000), 150);
+        assert!(content_bytes(&d, 120) > 120);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn the_v1_root_is_the_parent_of_the_first_cgroup_mount() {
         let mi = "22 27 0:21 / /proc rw,relatime - proc proc rw\n\
                   30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n\
@@ -683,7 +708,7 @@ mod tests {
             None,
             "missing"
         );
-        assert_eq!(content_bytes(&root.join("run")), 13);
+        assert_eq!(content_bytes(&root.join("run"), u64::MAX), 13);
         std::fs::remove_dir_all(root).unwrap();
     }
 
