@@ -78,8 +78,20 @@ const MAX_LABEL: usize = 253;
 
 impl Workload {
     pub fn from_annotations(a: &std::collections::BTreeMap<String, String>) -> Workload {
+        Workload::from_lookup(|k| a.get(k).map(String::as_str))
+    }
+
+    /// From a spec's `annotations` object: only the keys a workload is named by are looked
+    /// up (a spec may carry thousands of others; copying them all into a map was a megabyte
+    /// of peak memory with a 1 MB spec).
+    pub fn from_spec(annotations: Option<&serde_json::Value>) -> Workload {
+        let all = annotations.and_then(serde_json::Value::as_object);
+        Workload::from_lookup(|k| all?.get(k)?.as_str())
+    }
+
+    fn from_lookup<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Workload {
         let pick = |keys: &[&str]| {
-            keys.iter().find_map(|k| a.get(*k)).map(|v| {
+            keys.iter().find_map(|k| get(k)).map(|v| {
                 let mut end = v.len().min(MAX_LABEL);
                 while !v.is_char_boundary(end) {
                     end -= 1;
@@ -186,17 +198,19 @@ pub fn compact_value(c: &Change) -> Value {
 /// `changes` grouped by step; consecutive fields of one step with the same value share a key.
 pub fn compact(changes: &[Change]) -> Value {
     let mut out = serde_json::Map::new();
+    // Each change's value once (the grouping below compares neighbours).
+    let mut values: Vec<Value> = changes.iter().map(compact_value).collect();
     let mut i = 0;
     while i < changes.len() {
         let c = &changes[i];
-        let value = compact_value(c);
+        let value = std::mem::take(&mut values[i]);
         let mut key = c.field.clone();
         let parent = c.field.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         let mut j = i + 1;
         while let Some(n) = changes.get(j) {
             let same_parent = n.field.rsplit_once('/').map(|(p, _)| p) == Some(parent);
             let plain = !n.field.contains(',') && !c.field.contains(',');
-            if n.step != c.step || !same_parent || !plain || compact_value(n) != value {
+            if n.step != c.step || !same_parent || !plain || values[j] != value {
                 break;
             }
             key.push(',');

@@ -159,6 +159,16 @@ impl BundleDir {
 
     /// Writes `bytes` to a temp file beside `name` with `name`'s mode and syncs it.
     pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
+        self.stage_with(name, |w| w.write_all(bytes))
+    }
+
+    /// [`BundleDir::stage`] of what `write` writes (a spec serialised straight into the temp
+    /// file). An error leaves nothing behind, as for `stage`.
+    pub fn stage_with(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<Staged> {
         let mode = nix::sys::stat::fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map(|s| s.st_mode & 0o7777)
             .unwrap_or(0o644);
@@ -186,7 +196,7 @@ impl BundleDir {
         let mut f = File::from(fd);
         nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode))
             .map_err(std::io::Error::from)
-            .and_then(|_| f.write_all(bytes))
+            .and_then(|_| write(&mut f))
             .and_then(|_| match staged.durable {
                 true => f.sync_all(),
                 false => Ok(()),

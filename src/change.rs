@@ -34,11 +34,11 @@ impl<'a> Changes<'a> {
         after: Value,
         reason: impl Into<String>,
     ) -> anyhow::Result<bool> {
-        let before = spec.get(field).cloned().unwrap_or(Value::Null);
-        if before == after {
+        if spec.get(field).unwrap_or(&Value::Null) == &after {
             return Ok(false);
         }
-        spec.set(field, after.clone())?;
+        // The value replaced is the one recorded as before (no copy of it first).
+        let before = spec.set(field, after.clone())?;
         self.record(field, before, after, reason);
         Ok(true)
     }

@@ -74,13 +74,13 @@ pub enum Selects {
 impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config> {
         let path = explicit.unwrap_or(Path::new(DEFAULT_PATH));
-        let bytes = match crate::host::read_capped(path, MAX_CONFIG_BYTES) {
+        let bytes = match crate::host::read_capped_io(path, MAX_CONFIG_BYTES) {
             Ok(b) => b,
-            Err(e) if explicit.is_none() && !path.exists() => {
-                drop(e);
-                return Ok(Config::default());
+            Err(_) if explicit.is_none() && !path.exists() => return Ok(Config::default()),
+            Err(e) => {
+                return Err(crate::host::capped_error(path, MAX_CONFIG_BYTES, e))
+                    .context("cannot load the Rampart config file");
             }
-            Err(e) => return Err(e).context("cannot load the Rampart config file"),
         };
         let text =
             String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))?;

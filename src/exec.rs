@@ -51,10 +51,17 @@ pub fn state_json(root: Option<&Path>, id: &str) -> Result<Option<Value>> {
         .unwrap_or(Path::new(RUNC_DEFAULT_ROOT))
         .join(id)
         .join("state.json");
-    let bytes = match crate::host::read_capped(&path, crate::spec::MAX_SPEC_BYTES) {
+    let bytes = match crate::host::read_capped_io(&path, crate::spec::MAX_SPEC_BYTES) {
         Ok(b) => b,
         Err(_) if !path.exists() => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => {
+            return Err(crate::host::capped_error(
+                &path,
+                crate::spec::MAX_SPEC_BYTES,
+                e,
+            ))
+            .with_context(|| format!("cannot read {}", path.display()));
+        }
     };
     serde_json::from_slice(&bytes)
         .map(Some)

@@ -77,8 +77,9 @@ pub struct RootfsPath {
 pub const COPY_ENTRIES: usize = 100_000;
 
 /// Bytes in the regular files below `dir` (symlinks not followed), `u64::MAX` when there are
-/// more than [`COPY_ENTRIES`] entries.
-pub fn content_bytes(dir: &Path) -> u64 {
+/// more than [`COPY_ENTRIES`] entries. The walk stops as soon as the total is above `limit`
+/// (the answer is then a count above `limit`, not the whole).
+pub fn content_bytes(dir: &Path, limit: u64) -> u64 {
     let (mut total, mut seen) = (0u64, 0usize);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -94,6 +95,9 @@ pub fn content_bytes(dir: &Path) -> u64 {
                 stack.push(e.path());
             } else if m.is_file() {
                 total = total.saturating_add(m.len());
+                if total > limit {
+                    return total;
+                }
             }
         }
     }
@@ -340,9 +344,18 @@ pub trait Host {
     ) {
         for p in crate::steps::rootfs::mount_paths(request, profile) {
             if let Some(mut r) = rootfs_path(rootfs, &p) {
-                if r.dir_mode.is_some() && profile.rootfs.tmpfs.iter().any(|t| t.path == p) {
+                // Counted only where it decides something: a tmpfs of the profile with a
+                // size= (the rootfs step copies the image's files in only if they fit), and
+                // only until they are known not to fit.
+                let size = profile
+                    .rootfs
+                    .tmpfs
+                    .iter()
+                    .find(|t| t.path == p)
+                    .and_then(|t| crate::steps::rootfs::size_bytes(&t.options));
+                if let (Some(_), Some(size)) = (r.dir_mode, size) {
                     let dir = rootfs.join(r.resolved.trim_start_matches('/'));
-                    r.content_bytes = Some(content_bytes(&dir));
+                    r.content_bytes = Some(content_bytes(&dir, size));
                 }
                 facts.rootfs_paths.insert(p, r);
             }
@@ -435,6 +448,7 @@ pub struct RealHost;
 impl Host for RealHost {
     fn facts(&self, patterns: &[String]) -> HostFacts {
         let lsm = crate::lsm::detect(Path::new("/"));
+        let cgroup_v2 = cgroups_rs::hierarchies::is_cgroup2_unified_mode();
         HostFacts {
             arch: std::env::consts::ARCH,
             rlimit_hard: crate::steps::rlimits::current_hard_limits(),
@@ -444,8 +458,8 @@ impl Host for RealHost {
                 caps::Capability::CAP_SYS_RESOURCE,
             )
             .unwrap_or(false),
-            cgroup_v2: cgroups_rs::hierarchies::is_cgroup2_unified_mode(),
-            blkio_weight: blkio_weight_supported(),
+            cgroup_v2,
+            blkio_weight: blkio_weight_supported(cgroup_v2),
             glob_matches: patterns
                 .iter()
                 .filter(|p| p.contains('*'))
@@ -499,16 +513,52 @@ impl Host for RealHost {
     }
 }
 
-/// cgroups-rs knows where the blkio controller is mounted; the weight file is absent when
-/// the disk scheduler has no proportional weights (mq-deadline), and runc then ignores it.
-fn blkio_weight_supported() -> bool {
-    let h = cgroups_rs::hierarchies::auto();
-    let root = h.root();
-    if cgroups_rs::hierarchies::is_cgroup2_unified_mode() {
+/// Whether the block-IO controller has a weight file: absent when the disk scheduler has no
+/// proportional weights (mq-deadline), and runc then ignores the weight. The hierarchy's
+/// root is where cgroups-rs puts it (v2: /sys/fs/cgroup; v1: the parent of the first cgroup
+/// mount in /proc/self/mountinfo), found by a scan of the lines instead of cgroups-rs's
+/// parse of every mount (a tenth of the host facts' cost).
+fn blkio_weight_supported(v2: bool) -> bool {
+    if v2 {
+        let root = Path::new(cgroups_rs::hierarchies::UNIFIED_MOUNTPOINT);
         return root.join("io.weight").exists() || root.join("io.bfq.weight").exists();
     }
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let Some(root) = v1_root(&mountinfo) else {
+        return false;
+    };
     let blkio = root.join("blkio");
     blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists()
+}
+
+/// The parent of the first mount of type `cgroup` in mountinfo's text (octal escapes in the
+/// mount point decoded).
+fn v1_root(mountinfo: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let line = mountinfo.lines().find(|l| {
+        l.split_once(" - ")
+            .is_some_and(|(_, r)| r.split(' ').next() == Some("cgroup"))
+    })?;
+    let field = line.split(' ').nth(4)?.as_bytes();
+    let mut point = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        match field.get(i..i + 4) {
+            Some([b'\\', a, b, c]) if [a, b, c].iter().all(|d| (b'0'..=b'7').contains(d)) => {
+                point.push((a - b'0') * 64 + (b - b'0') * 8 + (c - b'0'));
+                i += 4;
+            }
+            _ => {
+                point.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(OsString::from_vec(point))
+        .parent()
+        .map(Path::to_path_buf)
 }
 
 /// Expands a pattern with `*` in exactly one path component against the host's filesystem.
@@ -562,17 +612,32 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// Reads a file with a size cap, so a hostile bundle cannot make Rampart read gigabytes.
 pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(max as u64 + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if buf.len() > max {
-        anyhow::bail!(
+    read_capped_io(path, max).map_err(|e| capped_error(path, max, e))
+}
+
+/// The error [`read_capped`] gives for what [`read_capped_io`] returned.
+pub fn capped_error(path: &Path, max: usize, e: std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        std::io::ErrorKind::FileTooLarge => anyhow::anyhow!(
             "{} is larger than the {max} bytes Rampart accepts",
             path.display()
-        );
+        ),
+        _ => anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+    }
+}
+
+/// [`read_capped`] with a plain `io::Error` (kind `FileTooLarge` above `max`), for callers
+/// to whom a missing file is an ordinary answer (the config file, runc's state, an engine's
+/// config). No `anyhow::Error` is made for those: with RUST_BACKTRACE set in the engine's
+/// environment each one captures a backtrace, and the first capture in a static binary
+/// sorts the whole unwind table (about 17 M instructions, 4 ms).
+pub fn read_capped_io(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(max as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > max {
+        return Err(std::io::ErrorKind::FileTooLarge.into());
     }
     Ok(buf)
 }
@@ -581,6 +646,31 @@ pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn content_is_counted_until_it_is_known_not_to_fit() {
+        let d = std::env::temp_dir().join(format!("rampart-content-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a"), [0u8; 100]).unwrap();
+        std::fs::write(d.join("sub/b"), [0u8; 50]).unwrap();
+        assert_eq!(content_bytes(&d, 1000), 150);
+        assert!(content_bytes(&d, 120) > 120);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_v1_root_is_the_parent_of_the_first_cgroup_mount() {
+        let mi = "22 27 0:21 / /proc rw,relatime - proc proc rw\n\
+                  30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n\
+                  31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                  32 30 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n\
+                  33 30 0:29 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio\n";
+        assert_eq!(v1_root(mi), Some(PathBuf::from("/sys/fs/cgroup")));
+        let escaped = "32 30 0:28 / /my\\040cg/systemd rw shared:9 - cgroup cgroup rw\n";
+        assert_eq!(v1_root(escaped), Some(PathBuf::from("/my cg")));
+        assert_eq!(v1_root("22 27 0:21 / /proc rw - proc proc rw\n"), None);
+    }
 
     #[test]
     fn destinations_resolve_inside_the_rootfs_like_securejoin() {
@@ -623,7 +713,7 @@ mod tests {
             None,
             "missing"
         );
-        assert_eq!(content_bytes(&root.join("run")), 13);
+        assert_eq!(content_bytes(&root.join("run"), u64::MAX), 13);
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -184,8 +184,6 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub refusals: Vec<Violation>,
     pub notes: Vec<String>,
-    /// The size of the config.json read (to size the buffer the hardened one is written to).
-    pub request_bytes: usize,
     /// Clones to stage before runc runs (a user namespace without fix_traversal), with the
     /// mapping they are id-mapped to.
     pub staging: Option<(crate::stage::Staging, crate::idmap::Mapping)>,
@@ -226,7 +224,6 @@ pub fn plan_container(
     container: Option<&crate::idmap::Container>,
 ) -> Result<Plan> {
     let bytes = dir.read(name)?;
-    let request_bytes = bytes.len();
     let shown = dir.shown(name);
     let held = dir.proc_path();
     let path = held.join(name);
@@ -323,7 +320,6 @@ pub fn plan_container(
         changes,
         refusals,
         notes,
-        request_bytes,
         staging,
         enter_net,
         learning: profile.learning.clone(),
@@ -385,18 +381,13 @@ pub(crate) fn harden_bundle(
     };
     let write = applies && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
-        Some(dir.stage(CONFIG, &plan.spec.to_vec_sized(plan.request_bytes))?)
+        // Serialised straight into the temp file (no second copy of a large spec in memory).
+        Some(dir.stage_with(CONFIG, |w| plan.spec.write_to(w))?)
     } else {
         None
     };
-    let annotations: BTreeMap<String, String> = plan
-        .spec
-        .typed("/annotations")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     let rec = Record {
-        workload: audit::Workload::from_annotations(&annotations),
+        workload: audit::Workload::from_spec(plan.spec.get("/annotations")),
         mode: plan.mode,
         outcome,
         refusals: &plan.refusals,

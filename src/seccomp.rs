@@ -2295,44 +2295,45 @@ impl std::hash::Hasher for Fnv1a {
 }
 
 /// A short description of a `linux.seccomp` for the audit log (not the whole list).
-pub fn summary(seccomp: Option<&Value>) -> Value {
+pub fn summary<'a>(seccomp: Option<&'a Value>) -> Value {
     let Some(v) = seccomp else { return Value::Null };
     let rules = v
         .get("syscalls")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let names = || {
-        rules
+    // One pass, each rule's two keys found by a scan of its few entries (hashing "action"
+    // and "names" into every rule's map cost more than the rest of the summary).
+    let field = |r: &'a Value, key: &str| -> Option<&'a Value> {
+        r.as_object()?
             .iter()
-            .filter(|r| {
-                matches!(
-                    r.get("action").and_then(Value::as_str),
-                    Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
-                )
-            })
-            .flat_map(|r| {
-                r.get("names")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-            })
-            .filter_map(Value::as_str)
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
     };
+    let mut names: Vec<&str> = Vec::new();
+    for r in rules {
+        if matches!(
+            field(r, "action").and_then(Value::as_str),
+            Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
+        ) && let Some(list) = field(r, "names").and_then(Value::as_array)
+        {
+            names.extend(list.iter().filter_map(Value::as_str));
+        }
+    }
     // Only the count of distinct names is recorded. Hashed with FNV-1a: sorting the ~300
     // names, or SipHash with a random seed, cost more than the rest of the summary. FNV is
     // not collision-resistant and the names come from the request, so beyond a few
     // thousand names (no real profile has that many) a sort bounds the work instead.
-    let allowed = match names().nth(4096) {
-        None => names()
+    let allowed = if names.len() <= 4096 {
+        names
+            .iter()
+            .copied()
             .collect::<std::collections::HashSet<&str, std::hash::BuildHasherDefault<Fnv1a>>>()
-            .len(),
-        Some(_) => {
-            let mut v: Vec<&str> = names().collect();
-            v.sort_unstable();
-            v.dedup();
-            v.len()
-        }
+            .len()
+    } else {
+        names.sort_unstable();
+        names.dedup();
+        names.len()
     };
     let mut m = Map::new();
     for key in [
@@ -2369,17 +2370,11 @@ mod tests {
             want += ",\n";
         }
         want += "    ]\n}\n";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/seccomp_builtin.rs");
-        let have = std::fs::read_to_string(path).unwrap_or_default();
-        if have != want {
-            if std::env::var_os("RAMPART_REGEN").is_some() {
-                std::fs::write(path, &want).unwrap();
-            } else {
-                panic!(
-                    "{path} is stale: run RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead"
-                );
-            }
-        }
+        crate::profile::generated_is_current(
+            "src/seccomp_builtin.rs",
+            &want,
+            "builtin_lists_are_compiled_ahead",
+        );
         let built = compiled_builtins();
         assert_eq!(built.len(), BUILTIN.len());
         for (b, (name, text)) in built.iter().zip(BUILTIN) {

@@ -32,7 +32,11 @@ pub struct Settings {
 impl Settings {
     pub fn resolve(inv: &Invocation, host: &dyn Host) -> Result<Settings> {
         let (mut s, cfg) = Settings::load(inv, None)?;
-        s.caller = host.parent_name();
+        // The caller only decides whether annotations count: not looked up (a /proc read)
+        // when the config file allow-lists none.
+        if !s.annotations.is_empty() {
+            s.caller = host.parent_name();
+        }
         s.runtime = match inv.rampart.runtime.clone().or(cfg.runtime) {
             Some(explicit) => check_runtime(&explicit, host)?,
             None => find_runc(host)?,
@@ -178,9 +182,14 @@ impl Settings {
     }
 }
 
+/// The same file as Rampart's own executable (by device and inode: any path, symlink or
+/// hard link to it). Two stats, where comparing canonical paths took a readlink per
+/// component of both.
 fn is_self(candidate: &Path, host: &dyn Host) -> bool {
-    match (std::fs::canonicalize(candidate), host.self_exe()) {
-        (Ok(c), Some(me)) => c == me || std::fs::canonicalize(&me).is_ok_and(|m| m == c),
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    match (id(candidate), host.self_exe()) {
+        (Ok(c), Some(me)) => id(&me).is_ok_and(|m| m == c),
         _ => false,
     }
 }

@@ -119,12 +119,11 @@ impl Spec {
         serde_json::to_vec(&self.raw).expect("a serde_json::Value always serialises")
     }
 
-    /// [`Spec::to_vec`] into a buffer of `hint` bytes (the request's size: the hardened spec
-    /// is about as long), so that a large spec is not copied while its buffer doubles.
-    pub fn to_vec_sized(&self, hint: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(hint.saturating_add(hint / 8).min(MAX_SPEC_BYTES * 2));
-        serde_json::to_writer(&mut out, &self.raw).expect("a serde_json::Value always serialises");
-        out
+    /// [`Spec::to_vec`]'s bytes written to `w` through a 64 KiB buffer.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut buf = std::io::BufWriter::with_capacity(64 << 10, w);
+        serde_json::to_writer(&mut buf, &self.raw)?;
+        std::io::Write::flush(&mut buf)
     }
 
     /// The value at a JSON pointer (`/process/capabilities`), if present and not null.

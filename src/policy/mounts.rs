@@ -225,7 +225,7 @@ pub fn data_roots() -> &'static [(String, &'static str)] {
     static ROOTS: std::sync::OnceLock<Vec<(String, &'static str)>> = std::sync::OnceLock::new();
     ROOTS.get_or_init(|| {
         let read = |p: &str| {
-            crate::host::read_capped(std::path::Path::new(p), 1 << 20)
+            crate::host::read_capped_io(std::path::Path::new(p), 1 << 20)
                 .ok()
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
         };

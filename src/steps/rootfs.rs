@@ -94,7 +94,7 @@ pub fn apply(spec: &mut Spec, cx: &Context, ch: &mut Changes) -> Result<()> {
                 let b = if b == u64::MAX {
                     format!("more than {} entries", crate::host::COPY_ENTRIES)
                 } else {
-                    format!("{b} bytes")
+                    format!("at least {b} bytes")
                 };
                 ch.note(
                     "/mounts",
@@ -186,7 +186,7 @@ fn dir_mode(cx: &Context, dest: &str) -> Option<u32> {
 
 /// The `size=` of tmpfs options in bytes (the kernel's memparse suffixes), `None` when
 /// there is none or it is relative (`50%`).
-fn size_bytes(options: &[String]) -> Option<u64> {
+pub(crate) fn size_bytes(options: &[String]) -> Option<u64> {
     let v = options.iter().rev().find_map(|o| o.strip_prefix("size="))?;
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (n, unit) = v.split_at(split);
@@ -564,7 +564,7 @@ mod tests {
                 .contains(&json!("tmpcopyup"))
         };
         assert!(!copies("/tmp") && copies("/run"));
-        assert!(out.iter().any(|c| c.reason.contains("the image's /tmp holds 67108865 bytes, more than its tmpfs's size= (67108864 bytes)")), "{out:?}");
+        assert!(out.iter().any(|c| c.reason.contains("the image's /tmp holds at least 67108865 bytes, more than its tmpfs's size= (67108864 bytes)")), "{out:?}");
         let rec = out
             .iter()
             .find(|c| c.field == "/mounts" && c.after != Value::Null)
