@@ -460,6 +460,7 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         "--learn", "nginx", "--learn", "redis", "--learn", "postgres", "--force",
     ];
     let report = d.install(&cfg, &install);
+    eprintln!("--- rampart install docker --learn ...\n{report}");
     assert!(report.contains("rampart-learn-postgres"), "{report}");
     wait_runtime(d, "rampart-learn-postgres");
     remove_labelled(d);
@@ -554,6 +555,7 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
     }
     common::engines::rampart(&[&cfg_arg, "check"]);
     let report = d.install(&cfg, &install);
+    eprintln!("--- rampart install docker (the learned profiles)\n{report}");
     for w in &WORKLOADS {
         assert!(report.contains(&format!("rampart-{}", w.name)), "{report}");
     }
@@ -590,13 +592,24 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         assert_eq!(common::status_field(&st, "Seccomp").as_deref(), Some("2"));
         let caps = cap_count(&st);
         let allowed = allowed_syscalls(d, &id);
+        let pids = exec(d, &name, &["cat", "/sys/fs/cgroup/pids/pids.max"]).unwrap_or_default();
+        assert!(
+            pids.trim()
+                .parse::<u64>()
+                .is_ok_and(|p| (128..1024).contains(&p)),
+            "{}: pids.max {pids}",
+            w.name
+        );
+        let logs = out_text(&d.run(&["logs", &name]));
+        assert!(!logs.contains("maxclients has been reduced"), "{logs}");
         let listed = learned_syscalls[w.name].len();
         let _ = writeln!(
             summary,
-            "{}: {caps} capabilities (CapBnd {}), {} syscalls allowed ({listed} in the profile)",
+            "{}: {caps} capabilities (CapBnd {}), {} syscalls allowed ({listed} in the profile), pids.max {}",
             w.name,
             common::status_field(&st, "CapBnd").unwrap(),
-            allowed.len()
+            allowed.len(),
+            pids.trim()
         );
         assert!(caps < base_caps, "{}: {caps} capabilities", w.name);
         assert!(
