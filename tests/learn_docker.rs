@@ -2,7 +2,11 @@
 //! nginx` registers `rampart-learn-nginx`; `docker run --runtime rampart-learn-nginx` runs
 //! the workload suite's nginx (official start pattern: a root master that drops its workers
 //! to www-data) while the recorder watches; the recording lands when the container stops.
-//! Its own private dockerd (overlay2, no bridge), beside the other engine tests.
+//! Then issue 15's "done means" for nginx, redis and postgres: learn, `rampart learn
+//! profile`, `rampart install docker`, run under `rampart-NAME` with no extra flags, and show
+//! from inside what the learned profile takes away.
+//! Its own private dockerd (overlay2, no bridge), shared by the tests here (they take turns),
+//! beside the other engine tests.
 mod common;
 
 use common::engines::{Docker, DockerSpec, checked, engines_dir, run_timeout};
