@@ -2275,8 +2275,8 @@ fn learn_show_and_profile_from_recordings_and_the_profile_is_enforced() {
         "{}",
         c["mounts"]
     );
-    assert_eq!(c["linux"]["resources"]["pids"]["limit"], 16);
-    assert_eq!(c["linux"]["resources"]["memory"]["limit"], 67108864);
+    assert_eq!(c["linux"]["resources"]["pids"]["limit"], 128);
+    assert_eq!(c["linux"]["resources"]["memory"]["limit"], 268435456);
 
     // --allow-incomplete takes the third; --widen keeps its ptrace (a group restricted
     // leaves out).

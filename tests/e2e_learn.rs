@@ -34,24 +34,9 @@ fn config_file() -> PathBuf {
     .clone()
 }
 
-/// DIR/rampart.toml naming the real runc, an audit log, DIR/profiles and DIR/recordings
-/// (the `[learn] dir`); returns it and the profiles directory.
+/// DIR/rampart.toml with DIR/profiles and DIR/recordings (see [`common::learn_config`]).
 fn write_config(dir: &Path) -> (PathBuf, PathBuf) {
-    let profiles = dir.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    let cfg = dir.join("rampart.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n[learn]\ndir = {:?}\n",
-            common::runc_path(),
-            dir.join("audit.log"),
-            profiles,
-            dir.join("recordings")
-        ),
-    )
-    .unwrap();
-    (cfg, profiles)
+    common::learn_config(dir, &dir.join("recordings"))
 }
 
 fn learn(cfg: &Path, args: &[&str]) -> Output {

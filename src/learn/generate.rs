@@ -559,28 +559,38 @@ fn round_up(v: u64, step: u64) -> u64 {
     v.div_ceil(step) * step
 }
 
+const MIB: u64 = 1024 * 1024;
+/// The least a learned profile gives, whatever the peaks.
+const PIDS_FLOOR: u64 = 128;
+const MEMORY_FLOOR: u64 = 256 * MIB;
+
 fn limits(t: &mut String, m: &Merged, base: &Profile) {
-    const MIB: u64 = 1024 * 1024;
     let r = &base.resources;
     let mut res = Vec::new();
+    // A recording sees the workload idle or lightly used: a server that forks per
+    // connection (postgres) or a store whose memory grows with its data (redis) needs more
+    // under load, so the headroom is wide and has a floor (still below restricted's defaults).
     if let Some((p, id)) = &m.pids {
-        let want = round_up((p * 2).max(16), 16) as i64;
+        let want = round_up((p * 4).max(PIDS_FLOOR), 16) as i64;
         let v = r.pids_ceiling().map_or(want, |c| want.min(c));
-        res.push(format!("pids = {v}  # peak {p} in {id}, x2"));
+        res.push(format!(
+            "pids = {v}  # peak {p} in {id}, x4 (at least {PIDS_FLOOR})"
+        ));
     }
     if let Some((b, id)) = &m.memory_bytes {
-        let want = round_up((b + b / 2).max(64 * MIB), 16 * MIB) as i64;
+        let want = round_up((b * 2).max(MEMORY_FLOOR), 16 * MIB) as i64;
         let v = r.memory_ceiling().map_or(want, |c| want.min(c));
         res.push(format!(
-            "memory_bytes = {v}  # {} MiB: peak {:.1} MiB in {id}, x1.5",
+            "memory_bytes = {v}  # {} MiB: peak {:.1} MiB in {id}, x2 (at least {} MiB)",
             v as u64 / MIB,
-            *b as f64 / MIB as f64
+            *b as f64 / MIB as f64,
+            MEMORY_FLOOR / MIB
         ));
     }
     if !res.is_empty() {
         let _ = writeln!(
             t,
-            "\n[resources]\n# Defaults from the peaks seen, with headroom (an explicit -m or --pids-limit up to\n# {BASE}'s ceilings is still kept)."
+            "\n[resources]\n# Defaults from the peaks seen, with headroom: the recording saw it lightly used; raise\n# them for load or data (an explicit -m or --pids-limit up to {BASE}'s ceilings is kept)."
         );
         for l in res {
             let _ = writeln!(t, "{l}");
@@ -651,8 +661,8 @@ mod tests {
         assert!(p.rootfs.readonly);
         let tmpfs: Vec<&str> = p.rootfs.tmpfs.iter().map(|t| t.path.as_str()).collect();
         assert_eq!(tmpfs, ["/tmp", "/run", "/var/cache/nginx"]);
-        assert_eq!(p.resources.pids, Some(16));
-        assert_eq!(p.resources.memory_bytes, Some(64 << 20));
+        assert_eq!(p.resources.pids, Some(128));
+        assert_eq!(p.resources.memory_bytes, Some(256 << 20));
         assert_eq!(p.rlimits["RLIMIT_NOFILE"].hard, 1024);
         assert_eq!(
             p.rlimits["RLIMIT_NOFILE"].ceiling(),
@@ -666,7 +676,7 @@ mod tests {
         assert!(text.contains("\"sendfile\",  # 12 calls in 9b1e4d7a2c5f"));
         assert!(text.contains("\"fstatfs\",  # runc's init"));
         assert!(text.contains("{ path = \"/var/cache/nginx\", options = [\"nosuid\", \"nodev\", \"noexec\", \"mode=755\", \"size=65536k\"] },  # written in 3f2a9c0d51e8, 9b1e4d7a2c5f"));
-        assert!(text.contains("pids = 16  # peak 5 in 9b1e4d7a2c5f, x2"));
+        assert!(text.contains("pids = 128  # peak 5 in 9b1e4d7a2c5f, x4 (at least 128)"));
     }
 
     /// Held-back capabilities, volumes, compat syscalls, a service user.

@@ -63,7 +63,40 @@ pub fn infer(r: &Recording) -> Vec<Inference> {
     for e in r.evidence.iter().filter(|e| e.ret >= 0) {
         out.extend(from_evidence(e));
     }
+    out.extend(chmod_after_chown(&r.evidence));
     out
+}
+
+/// A path-based chmod whose inode the recorder could not see, of a path the same run gave
+/// to another user (an entrypoint's `chown -R postgres DIR; chmod 700 DIR` as root): by
+/// inode_owner_or_capable it needed CAP_FOWNER if the chmod came after the chown. The
+/// evidence is deduplicated, not ordered: `likely`.
+fn chmod_after_chown(evidence: &[Evidence]) -> Vec<Inference> {
+    let ok = || evidence.iter().filter(|e| e.ret >= 0);
+    let given: Vec<(&str, u32)> = ok()
+        .filter(|e| matches!(base_name(&e.syscall), "chown" | "lchown" | "fchownat"))
+        .filter_map(|e| Some((text(e, "path")?, id(e, "uid")?)))
+        .collect();
+    ok().filter(|e| {
+        matches!(base_name(&e.syscall), "chmod" | "fchmodat" | "fchmodat2")
+            && e.target.and_then(|t| t.uid).is_none()
+    })
+    .filter_map(|e| {
+        let p = text(e, "path")?;
+        let (_, o) = given
+            .iter()
+            .find(|(gp, u)| *gp == p && *u != e.creds.fsuid)?;
+        Some(Inference {
+            capability: "CAP_FOWNER".into(),
+            confidence: Confidence::Likely,
+            why: format!(
+                "{} {p} as fsuid {}, after it was chowned to uid {o} (if in that order)",
+                e.syscall, e.creds.fsuid
+            ),
+            count: e.count,
+        })
+    })
+    .collect()
 }
 
 /// -1 as an unsigned 32-bit id: "leave unchanged".
@@ -504,6 +537,41 @@ mod tests {
             // Leaked: a few bytes per test, for comparisons with literals.
             .map(|i| (&*i.capability.leak(), i.confidence.label()))
             .collect()
+    }
+
+    #[test]
+    fn chmod_of_a_path_the_run_gave_away_needs_fowner() {
+        use serde_json::json as j;
+        let d = "/var/lib/postgresql/data";
+        let chown = ev(
+            "fchownat",
+            j!({"uid": 101, "gid": 103, "path": d}),
+            root(),
+            None,
+        );
+        let chmod = ev("fchmodat", j!({"path": d, "mode": 0o700}), root(), None);
+        let got = chmod_after_chown(&[chown.clone(), chmod.clone()]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (got[0].capability.as_str(), got[0].confidence),
+            ("CAP_FOWNER", Confidence::Likely)
+        );
+        // Not: chmod of another path, by the new owner itself, a failed chown, or an inode
+        // the recorder saw (from_evidence judges that one exactly).
+        let other = ev("fchmodat", j!({"path": "/x", "mode": 0o700}), root(), None);
+        let by_owner = ev("chmod", j!({"path": d, "mode": 0o700}), user(101), None);
+        let mut failed = chown.clone();
+        failed.ret = -1;
+        let mut seen = chmod.clone();
+        seen.target = tgt(0, 0, 0o40755);
+        for set in [
+            vec![chown.clone(), other],
+            vec![chown.clone(), by_owner],
+            vec![failed, chmod],
+            vec![chown, seen],
+        ] {
+            assert!(chmod_after_chown(&set).is_empty(), "{set:?}");
+        }
     }
 
     #[test]

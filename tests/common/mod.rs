@@ -347,3 +347,23 @@ pub fn status_field(stdout: &str, key: &str) -> Option<String> {
         (k == key).then(|| v.trim().to_string())
     })
 }
+
+/// DIR/rampart.toml naming the real runc, an audit log, DIR/profiles and `learn` (the
+/// `[learn] dir`); returns it and the profiles directory.
+pub fn learn_config(dir: &Path, learn: &Path) -> (PathBuf, PathBuf) {
+    let profiles = dir.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let cfg = dir.join("rampart.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "runtime = {:?}\naudit_log = {:?}\nprofiles_dir = {:?}\n[learn]\ndir = {:?}\n",
+            runc_path(),
+            dir.join("audit.log"),
+            profiles,
+            learn
+        ),
+    )
+    .unwrap();
+    (cfg, profiles)
+}
