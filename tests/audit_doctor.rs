@@ -24,8 +24,13 @@ fn spec(name: &str) -> String {
         .join(format!("audit-nohooks-{}", std::process::id()))
         .join(name.replace('/', "_"));
     std::fs::create_dir_all(&dir).unwrap();
+    // Tests run in parallel and share this path: written whole and renamed into place, so a
+    // concurrent reader never sees a half-written file.
     let out = dir.join("config.json");
-    std::fs::write(&out, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let tmp = dir.join(format!(".config.json.{}", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::rename(&tmp, &out).unwrap();
     out.display().to_string()
 }
 
