@@ -28,7 +28,10 @@ fn spec(name: &str) -> String {
     // concurrent reader never sees a half-written file.
     let out = dir.join("config.json");
     static N: AtomicUsize = AtomicUsize::new(0);
-    let tmp = dir.join(format!(".config.json.{}", N.fetch_add(1, Ordering::Relaxed)));
+    let tmp = dir.join(format!(
+        ".config.json.{}",
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     std::fs::rename(&tmp, &out).unwrap();
     out.display().to_string()
