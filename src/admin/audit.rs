@@ -91,12 +91,9 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
-    let a = match Args::try_parse_from(args) {
+    let a = match super::parse::<Args>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     if a.list_checks {
         print!("{}", list_checks());

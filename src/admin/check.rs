@@ -250,12 +250,9 @@ pub fn print(r: &Report, quiet: bool) -> i32 {
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], _host: &dyn Host) -> i32 {
-    let a = match Args::try_parse_from(args) {
+    let a = match super::parse::<Args>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let path = a.config.as_deref().or(inv.rampart.config.as_deref());
     print(&check(path, None), a.quiet)

@@ -191,9 +191,8 @@ fn runtime_version(path: &Path) -> String {
 }
 
 pub fn version_main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
-    if let Err(e) = VersionArgs::try_parse_from(args) {
-        let _ = e.print();
-        return if e.use_stderr() { EXIT_USAGE } else { 0 };
+    if let Err(code) = super::parse::<VersionArgs>(args) {
+        return code;
     }
     let rt = Settings::resolve(inv, host)
         .map(|s| {
@@ -221,12 +220,9 @@ pub fn completions_command() -> Command {
 }
 
 pub fn completions_main(_inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match CompletionArgs::try_parse_from(args) {
+    let a = match super::parse::<CompletionArgs>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { 0 };
-        }
+        Err(code) => return code,
     };
     clap_complete::generate(a.shell, &mut tree(), "rampart", &mut std::io::stdout());
     0
@@ -264,12 +260,9 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
 }
 
 pub fn man_main(_inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match ManArgs::try_parse_from(args) {
+    let a = match super::parse::<ManArgs>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { 0 };
-        }
+        Err(code) => return code,
     };
     let result = man_pages().and_then(|pages| match &a.dir {
         None => std::io::stdout().write_all(&pages[0].1),

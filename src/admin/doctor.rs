@@ -121,12 +121,9 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
-    let a = match Args::try_parse_from(args) {
+    let a = match super::parse::<Args>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     let root = a.host_root.clone().unwrap_or_else(|| PathBuf::from("/"));
     let d = Doctor {

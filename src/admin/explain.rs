@@ -35,12 +35,9 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {
-    let parsed = match Args::try_parse_from(args) {
+    let parsed = match super::parse::<Args>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     match run(inv, host, &parsed) {
         Ok(text) => {

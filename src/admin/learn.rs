@@ -53,16 +53,9 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match LearnArgs::try_parse_from(args) {
+    let a = match super::parse::<LearnArgs>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                super::cli::EXIT_USAGE
-            } else {
-                0
-            };
-        }
+        Err(code) => return code,
     };
     match run(inv, &a) {
         Ok(text) => {

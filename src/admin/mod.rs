@@ -124,3 +124,12 @@ pub fn dispatch(inv: &Invocation, host: &dyn Host) -> Option<i32> {
         .collect();
     Some(main(inv, &args, host))
 }
+
+/// A Rampart command's arguments parsed by clap; on `--help`, `--version` or a usage error,
+/// clap's text is printed and the exit status returned as the error (0, or 2 for misuse).
+pub(crate) fn parse<A: clap::Parser>(args: &[std::ffi::OsString]) -> Result<A, i32> {
+    A::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { cli::EXIT_USAGE } else { 0 }
+    })
+}

@@ -36,12 +36,9 @@ pub fn profile_command() -> clap::Command {
 }
 
 pub fn profile_main(inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match ProfileArgs::try_parse_from(args) {
+    let a = match super::parse::<ProfileArgs>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(code) => return code,
     };
     match run_profile(inv, &a) {
         Ok(text) => {
@@ -124,17 +121,14 @@ pub fn config_command() -> clap::Command {
 }
 
 pub fn config_main(_inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    match ConfigArgs::try_parse_from(args) {
+    match super::parse::<ConfigArgs>(args) {
         Ok(ConfigArgs {
             action: ConfigAction::Default,
         }) => {
             print!("{DEFAULT_CONFIG}");
             0
         }
-        Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() { 2 } else { 0 }
-        }
+        Err(code) => code,
     }
 }
 
