@@ -18,7 +18,7 @@
 //! | `--process`, `-p` | the whole process | hardened like the container's process |
 //! | `--env`, `--tty`, `--additional-gids`, `--detach`, `--pid-file`, `--console-socket`, `--preserve-fds`, `--ignore-paused` | no: stay inside the container's confinement (or are the engine's own plumbing) | passed |
 
-use crate::argv::{CommandArgs, Invocation};
+use crate::argv::CommandArgs;
 use crate::change::{Change, Changes};
 use crate::host::HostFacts;
 use crate::profile::Profile;
@@ -68,11 +68,8 @@ pub fn state_json(root: Option<&Path>, id: &str) -> Result<Option<Value>> {
         .with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
-/// The state runc keeps for container `id` under `root`.
-pub fn running(root: Option<&Path>, id: &str) -> Running {
-    let Ok(Some(state)) = state_json(root, id) else {
-        return Running::default();
-    };
+/// What runc's state.json (parsed) says the running container holds.
+pub fn running(state: &Value) -> Running {
     Running {
         caps: state
             .pointer("/config/capabilities/Bounding")
@@ -186,17 +183,14 @@ pub struct ExecPlan {
     pub drop_tokens: Vec<std::ops::Range<usize>>,
 }
 
+/// `state`: runc's state.json for the container, parsed once by the caller (None: runc has none).
 pub fn plan(
-    inv: &Invocation,
     cmd: &CommandArgs,
+    state: Option<&Value>,
     profile: &Profile,
     host: &HostFacts,
 ) -> Result<ExecPlan> {
-    let state = cmd
-        .id
-        .as_deref()
-        .map(|id| running(inv.global.root.as_deref(), id))
-        .unwrap_or_default();
+    let state = state.map(running).unwrap_or_default();
     let held = state.caps;
     // Unknown state: no more than the profile's allow-list (never its grantable names, which
     // only an explicit request at create may add).

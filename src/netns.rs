@@ -81,10 +81,8 @@ pub fn to_enter(
 
 /// `runc exec` of container `id` under runc root `root`: sets the namespace [`for_exec`]
 /// finds to be entered before exec.
-pub fn pend_for_exec(root: Option<&Path>, id: &str) -> Result<()> {
-    if let Some(state) = crate::exec::state_json(root, id)?
-        && let Some(ns) = for_exec(&state)?
-    {
+pub fn pend_for_exec(state: &Value) -> Result<()> {
+    if let Some(ns) = for_exec(state)? {
         pend(ns);
     }
     Ok(())

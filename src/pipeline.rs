@@ -440,20 +440,24 @@ fn clamp_exec(
     settings: &Settings,
     host: &dyn Host,
 ) -> Result<(Vec<std::ops::Range<usize>>, Option<Replace>)> {
-    // The container's profile, chosen as create chose it (annotations from runc's state).
-    let annotations = match cmd.id.as_deref() {
-        Some(id) => crate::update::container_state(inv, id)?
-            .map(|(a, _)| a)
-            .unwrap_or_default(),
-        None => Default::default(),
+    // runc's state.json, read once: the container's profile is chosen as create chose it
+    // (annotations from runc's labels), exec is clamped to what it holds, and its network
+    // namespace is entered where runc would not.
+    let state = match cmd.id.as_deref() {
+        Some(id) => crate::exec::state_json(inv.global.root.as_deref(), id)?,
+        None => None,
+    };
+    let annotations = match (&state, cmd.id.as_deref()) {
+        (Some(st), Some(id)) => crate::update::state_labels(st, id)?.0,
+        _ => Default::default(),
     };
     let profile = settings
         .profiles
         .load(&settings.choose(&annotations).profile)?;
     let facts = host.facts(&[]);
-    let plan = crate::exec::plan(inv, cmd, &profile, &facts)?;
-    if let Some(id) = cmd.id.as_deref() {
-        crate::netns::pend_for_exec(inv.global.root.as_deref(), id)?;
+    let plan = crate::exec::plan(cmd, state.as_ref(), &profile, &facts)?;
+    if let Some(st) = &state {
+        crate::netns::pend_for_exec(st)?;
     }
     if !plan.changes.is_empty() {
         audit::append(

@@ -461,6 +461,11 @@ pub fn container_state(
     let Some(state) = crate::exec::state_json(inv.global.root.as_deref(), id)? else {
         return Ok(None);
     };
+    state_labels(&state, id).map(Some)
+}
+
+/// The annotations and CPU bandwidth of [`container_state`], from runc's parsed state.json.
+pub fn state_labels(state: &Value, id: &str) -> Result<(BTreeMap<String, String>, Current)> {
     let mut annotations = BTreeMap::new();
     if let Some(labels) = state.pointer("/config/labels").and_then(Value::as_array) {
         for l in labels.iter().filter_map(Value::as_str) {
@@ -482,7 +487,7 @@ pub fn container_state(
             .pointer("/config/cgroups/cpu_period")
             .and_then(Value::as_u64),
     };
-    Ok(Some((annotations, current)))
+    Ok((annotations, current))
 }
 
 /// The refusal message: what, why, and how an admin allows it.
