@@ -44,8 +44,8 @@ pub struct Running {
 /// runc's state.json for container `id` under `root`: None when runc has none (no such
 /// container, or an id runc would refuse); an error when it exists but cannot be read.
 pub fn state_json(root: Option<&Path>, id: &str) -> Result<Option<Value>> {
-    if id.is_empty() || id.contains('/') || id.starts_with('.') {
-        return Ok(None);
+    if !crate::host::runc_id_ok(id) {
+        return Ok(None); // runc refuses the id itself
     }
     let path = root
         .unwrap_or(Path::new(RUNC_DEFAULT_ROOT))

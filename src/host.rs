@@ -587,6 +587,25 @@ pub fn glob_one(pattern: &str) -> Vec<String> {
 }
 
 /// RFC 3339 UTC time with nanoseconds, as runc's logrus writes it.
+/// Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot, as runc
+/// records it (`init_process_start`); None when no such process. With the pid, it names one
+/// process across pid reuse.
+pub fn start_time(pid: impl std::fmt::Display) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
+}
+
+/// A container id as runc 1.1.5 accepts it (`^[\w+\-\.]+$`, and not `.` or `..`, which
+/// would name its state directory's parent): every id Rampart turns into a path.
+pub fn runc_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+}
+
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
@@ -646,6 +665,26 @@ pub fn read_capped_io(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Every id runc accepts is one Rampart finds the state of (a leading dot included: an
+    /// exec into ".x" must be judged against ".x"'s own state, not as an unknown container).
+    #[test]
+    fn container_ids_are_read_as_runc_reads_them() {
+        for ok in ["abc", ".x", "a.b", "a+b-c_d", "..a"] {
+            assert!(runc_id_ok(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "\u{17f}"] {
+            assert!(!runc_id_ok(bad), "{bad}");
+        }
+        let root = std::env::temp_dir().join(format!("rampart-ids-{}", std::process::id()));
+        std::fs::create_dir_all(root.join(".x")).unwrap();
+        std::fs::write(root.join(".x/state.json"), b"{\"id\":\".x\"}").unwrap();
+        let st = crate::exec::state_json(Some(&root), ".x").unwrap().unwrap();
+        assert_eq!(st["id"], ".x");
+        assert!(start_time(std::process::id()).is_some());
+        assert_eq!(start_time(u32::MAX), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn content_is_counted_until_it_is_known_not_to_fit() {

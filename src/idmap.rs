@@ -187,10 +187,7 @@ struct Entry {
     start: u64,
 }
 
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
-}
+use crate::host::start_time;
 
 fn live(e: &Entry) -> bool {
     e.container.exists() || (e.pid > 0 && start_time(e.pid) == Some(e.start))

@@ -88,10 +88,7 @@ pub fn pend_for_exec(state: &Value) -> Result<()> {
     Ok(())
 }
 
-fn start_time(pid: u64) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
-}
+use crate::host::start_time;
 
 /// For `runc exec` of a container whose config has a user namespace but no network entry:
 /// the container init's network namespace, where it is not Rampart's own. `state` is runc's

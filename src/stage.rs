@@ -50,15 +50,7 @@ pub struct Staging {
     pub binds: Vec<Entry>,
 }
 
-/// runc's container id rules (`^[\w+\-\.]+$`), and not `.`/`..`.
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
-}
+use crate::host::runc_id_ok as valid_id;
 
 /// The staging directory of a container: its id and a hash of its runc state path.
 pub fn dir_for(c: &Container, id: &str) -> PathBuf {
@@ -213,10 +205,7 @@ pub fn plan(
     })
 }
 
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
-}
+use crate::host::start_time;
 
 /// Whether `mountinfo` lists a mount point at `path`.
 fn is_mount_point(path: &Path) -> bool {

@@ -49,13 +49,7 @@ pub fn check_name(name: &str) -> Result<()> {
 /// A container id as runc accepts it (`^[\w+\-.]+$`, not `.` or `..`): it names the
 /// recording's file.
 pub fn check_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'+' | b'-' | b'.'));
-    if !ok {
+    if !crate::host::runc_id_ok(id) {
         bail!("container id {id:?} is not one runc accepts");
     }
     Ok(())

@@ -422,12 +422,7 @@ impl Session {
     }
 }
 
-/// Field 22 of /proc/PID/stat (start time in clock ticks), as runc records it.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
-}
+use crate::host::start_time;
 
 /// `<id>.json`, or `<id>.N.json` (N = 2, 3...) when the same container was recorded
 /// before (`docker restart` creates it again under its id): no run's recording is lost.
