@@ -77,16 +77,17 @@ fn embed_git_commit() {
         .filter(|c| !c.is_empty())
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".to_string());
-    // A new commit moves HEAD or the branch it names.
-    for p in ["HEAD", "packed-refs"] {
-        if let Some(path) = git(&["rev-parse", "--git-path", p]) {
+    // A new commit moves HEAD or the branch it names (a loose ref, or packed-refs once git
+    // has packed it). Only files that exist are watched: cargo treats a missing one as
+    // changed on every build, which rebuilt the whole crate each time.
+    let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watch.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for p in watch {
+        if let Some(path) = git(&["rev-parse", "--git-path", &p])
+            && std::path::Path::new(&path).exists()
+        {
             println!("cargo:rerun-if-changed={path}");
         }
-    }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
-        && let Some(path) = git(&["rev-parse", "--git-path", &branch])
-    {
-        println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rustc-env=RAMPART_GIT_COMMIT={commit}");
 }
