@@ -330,17 +330,27 @@ fn serialize_changes<S: serde::Serializer>(c: &&[Change], s: S) -> Result<S::Ok,
 pub fn append(path: &Path, record: &Record) -> Result<()> {
     let mut line = serde_json::to_vec(record)?;
     line.push(b'\n');
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the audit log directory {}", dir.display()))?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    };
+    // The directory is made only when it is missing (not checked on every container).
+    let f = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the audit log directory {}", dir.display())
+                })?;
+            }
+            open()
+        }
+        r => r,
     }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+    .with_context(|| format!("cannot open the audit log {}", path.display()))?;
     let mut f = Flock::lock(f, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .with_context(|| format!("cannot lock the audit log {}", path.display()))?;

@@ -146,6 +146,28 @@ pub struct BindSource {
 /// an attacker could fill this much is not one they can also place a root socket in.
 pub const SOCKET_SCAN_LIMIT: usize = 4096;
 
+/// `path` with every symlink resolved, as `std::fs::canonicalize` gives it, in three system
+/// calls (open `O_PATH`, read `/proc/self/fd/N`, close) where realpath(3) reads a link per
+/// component: the kernel's own path of what was opened. Falls back to canonicalize when
+/// /proc cannot say (not mounted, or the path was deleted meanwhile).
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path);
+    if let Ok(f) = opened {
+        use std::os::fd::AsRawFd;
+        if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
+            && p.is_absolute()
+            && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)")
+        {
+            return Ok(p);
+        }
+    }
+    std::fs::canonicalize(path)
+}
+
 /// [`BindSource`] for `source` on this host.
 pub fn bind_source(source: &str) -> BindSource {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -154,7 +176,7 @@ pub fn bind_source(source: &str) -> BindSource {
             .is_ok_and(|m| m.file_type().is_socket() && m.uid() == 0)
             .then(|| p.display().to_string())
     };
-    let resolved = std::fs::canonicalize(source).ok();
+    let resolved = real_path(Path::new(source)).ok();
     let root_socket = resolved.as_deref().and_then(|r| {
         root_sock(r).or_else(|| {
             std::fs::read_dir(r)
@@ -186,6 +208,39 @@ pub fn proc_exe(path: &str) -> Option<String> {
 /// rootfs (`../../..`), if any. runc resolves destinations inside the rootfs anyway; such a
 /// link only exists to try.
 pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
+    escaping_symlink_in(&mut Links::new(rootfs), dest)
+}
+
+/// Symlinks read in one rootfs, each path once (the destinations of a spec share most of
+/// their components: /dev, /etc, /sys/fs).
+pub struct Links<'a> {
+    rootfs: &'a Path,
+    seen: std::collections::HashMap<String, Option<String>>,
+}
+
+impl<'a> Links<'a> {
+    pub fn new(rootfs: &'a Path) -> Self {
+        Links {
+            rootfs,
+            seen: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The target of the symlink at `rel` (components joined by `/`) in the rootfs, or
+    /// `None` when it is not a symlink.
+    fn read(&mut self, rel: &str) -> Option<String> {
+        if let Some(t) = self.seen.get(rel) {
+            return t.clone();
+        }
+        let t = std::fs::read_link(self.rootfs.join(rel))
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned());
+        self.seen.insert(rel.to_string(), t.clone());
+        t
+    }
+}
+
+fn escaping_symlink_in(links: &mut Links, dest: &str) -> Option<String> {
     let mut depth: Vec<String> = Vec::new();
     for comp in dest.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if comp == ".." {
@@ -193,11 +248,9 @@ pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
             continue;
         }
         depth.push(comp.to_string());
-        let here = rootfs.join(depth.join("/"));
-        let Ok(target) = std::fs::read_link(&here) else {
+        let Some(target) = links.read(&depth.join("/")) else {
             continue;
         };
-        let target = target.to_string_lossy().into_owned();
         if target.starts_with('/') {
             continue;
         }
@@ -217,13 +270,17 @@ pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
 /// rootfs), `..` never climbing above the rootfs, missing components taken as they are.
 /// Returns the in-container path (`/run/secrets`), or `None` after 255 links (runc fails).
 pub fn resolve_in_rootfs(rootfs: &Path, dest: &str) -> Option<String> {
+    resolve_in(&mut Links::new(rootfs), dest)
+}
+
+fn resolve_in(links: &mut Links, dest: &str) -> Option<String> {
     let mut done: Vec<String> = Vec::new();
     let mut todo: std::collections::VecDeque<String> = dest
         .split('/')
         .filter(|c| !c.is_empty())
         .map(String::from)
         .collect();
-    let mut links = 0;
+    let mut followed = 0;
     while let Some(comp) = todo.pop_front() {
         match comp.as_str() {
             "." => continue,
@@ -234,16 +291,14 @@ pub fn resolve_in_rootfs(rootfs: &Path, dest: &str) -> Option<String> {
             _ => {}
         }
         done.push(comp);
-        let here = rootfs.join(done.join("/"));
-        let Ok(target) = std::fs::read_link(&here) else {
+        let Some(target) = links.read(&done.join("/")) else {
             continue;
         };
-        links += 1;
-        if links > 255 {
+        followed += 1;
+        if followed > 255 {
             return None;
         }
         done.pop();
-        let target = target.to_string_lossy().into_owned();
         if target.starts_with('/') {
             done.clear();
         }
@@ -256,8 +311,13 @@ pub fn resolve_in_rootfs(rootfs: &Path, dest: &str) -> Option<String> {
 
 /// [`resolve_in_rootfs`] and the mode of the image's directory there.
 pub fn rootfs_path(rootfs: &Path, dest: &str) -> Option<RootfsPath> {
+    rootfs_path_in(&mut Links::new(rootfs), dest)
+}
+
+fn rootfs_path_in(links: &mut Links, dest: &str) -> Option<RootfsPath> {
     use std::os::unix::fs::PermissionsExt;
-    let resolved = resolve_in_rootfs(rootfs, dest)?;
+    let rootfs = links.rootfs;
+    let resolved = resolve_in(links, dest)?;
     let dir_mode = std::fs::symlink_metadata(rootfs.join(resolved.trim_start_matches('/')))
         .ok()
         .filter(|m| m.is_dir())
@@ -325,25 +385,25 @@ pub trait Host {
         nix::unistd::dup2_stdin(&r).context("dup2 of the runtime's stdin")?;
         Ok(())
     }
-    /// Fills `escaping_destinations` for the mounts of a spec whose rootfs is `rootfs`.
-    fn mount_symlinks(&self, facts: &mut HostFacts, rootfs: &Path, destinations: &[String]) {
-        for d in destinations {
-            if let Some(link) = escaping_symlink(rootfs, d) {
-                facts.escaping_destinations.insert(d.clone(), link);
-            }
-        }
-    }
-    /// Fills `rootfs_paths` for the request's mount destinations and the profile's tmpfs
-    /// paths in the rootfs `rootfs`.
-    fn rootfs_paths(
+    /// Fills, for a spec whose rootfs is `rootfs`: `escaping_destinations` for its mount
+    /// destinations, and `rootfs_paths` for them and the profile's tmpfs paths (each link in
+    /// the rootfs read once for both).
+    fn rootfs_facts(
         &self,
         facts: &mut HostFacts,
         rootfs: &Path,
+        destinations: &[String],
         request: &crate::spec::Spec,
         profile: &crate::profile::Profile,
     ) {
+        let mut links = Links::new(rootfs);
+        for d in destinations {
+            if let Some(link) = escaping_symlink_in(&mut links, d) {
+                facts.escaping_destinations.insert(d.clone(), link);
+            }
+        }
         for p in crate::steps::rootfs::mount_paths(request, profile) {
-            if let Some(mut r) = rootfs_path(rootfs, &p) {
+            if let Some(mut r) = rootfs_path_in(&mut links, &p) {
                 // Counted only where it decides something: a tmpfs of the profile with a
                 // size= (the rootfs step copies the image's files in only if they fit), and
                 // only until they are known not to fit.
@@ -364,7 +424,7 @@ pub trait Host {
     /// Fills the facts about the host paths a spec names: its rootfs resolved, Rampart's
     /// own cgroups, and whether the cgroup it asks for is already someone's.
     fn spec_paths(&self, facts: &mut HostFacts, rootfs: &Path, cgroups_path: Option<&str>) {
-        facts.rootfs_real = std::fs::canonicalize(rootfs)
+        facts.rootfs_real = real_path(rootfs)
             .ok()
             .map(|p| p.to_string_lossy().into_owned());
         facts.own_cgroups = std::fs::read_to_string("/proc/self/cgroup")
@@ -389,7 +449,10 @@ pub trait Host {
     fn namespaces(&self, facts: &mut HostFacts, joined: &[String]) {
         // /proc/1/ns is the host's; where even root may not read it (ptrace restrictions
         // in some sandboxes), Rampart's own namespaces stand in: it runs in the engine's
-        // shim, in the host's namespaces.
+        // shim, in the host's namespaces. Only compared with joined paths: none, no reads.
+        if joined.is_empty() {
+            return;
+        }
         for (oci, proc) in NAMESPACES {
             let host = inode(&Path::new("/proc/1/ns").join(proc))
                 .or_else(|| inode(&Path::new("/proc/self/ns").join(proc)));
@@ -665,6 +728,42 @@ pub fn read_capped_io(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn real_path_is_canonicalize_in_fewer_calls() {
+        let d = std::env::temp_dir().join(format!("rampart-real-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::write(d.join("a/b/f"), "").unwrap();
+        let _ = std::fs::remove_file(d.join("l"));
+        std::os::unix::fs::symlink("a/b", d.join("l")).unwrap();
+        let _ = std::fs::remove_file(d.join("dangling"));
+        std::os::unix::fs::symlink("nowhere", d.join("dangling")).unwrap();
+        for p in [
+            "l",
+            "l/f",
+            "a/../l/./f",
+            "a/b",
+            "missing",
+            "dangling",
+            "l/f/x",
+        ] {
+            let p = d.join(p);
+            assert_eq!(
+                real_path(&p).ok(),
+                std::fs::canonicalize(&p).ok(),
+                "{}",
+                p.display()
+            );
+        }
+        let f = std::fs::File::open(d.join("a")).unwrap();
+        use std::os::fd::AsRawFd;
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+        assert_eq!(
+            real_path(&via_fd).unwrap(),
+            std::fs::canonicalize(&via_fd).unwrap()
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     /// Every id runc accepts is one Rampart finds the state of (a leading dot included: an
     /// exec into ".x" must be judged against ".x"'s own state, not as an unknown container).

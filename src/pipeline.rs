@@ -257,8 +257,8 @@ pub fn plan_container(
         .and_then(serde_json::Value::as_str)
     {
         let rootfs = held.join(root);
-        host.mount_symlinks(&mut facts, &rootfs, &policy::mounts::destinations(&request));
-        host.rootfs_paths(&mut facts, &rootfs, &request, &profile);
+        let destinations = policy::mounts::destinations(&request);
+        host.rootfs_facts(&mut facts, &rootfs, &destinations, &request, &profile);
         let cgroups_path = request
             .get("/linux/cgroupsPath")
             .and_then(serde_json::Value::as_str);
@@ -496,7 +496,7 @@ pub(crate) fn record<'a>(
         command: &cmd.name,
         id: cmd.id.as_deref(),
         bundle: bundle.map(|b| {
-            std::fs::canonicalize(b)
+            crate::host::real_path(b)
                 .unwrap_or_else(|_| b.to_path_buf())
                 .display()
                 .to_string()

@@ -468,8 +468,17 @@ pub fn apply(s: &Staging, m: &Mapping, spec: &crate::spec::Spec) -> Result<Done>
 /// runs and the delete is not forced (runc then refuses, and exec still needs the
 /// directory); collects stale staging of other containers.
 pub fn on_delete(runc_root: Option<&Path>, id: &str, force: bool) {
-    if !valid_id(id) || !Path::new(BASE).exists() {
+    if !valid_id(id) {
         return;
+    }
+    // Staging is one directory per container: where the base has no subdirectory (a
+    // directory's link count is 2 plus its subdirectories on tmpfs, ext4 and xfs; btrfs
+    // says 1 and is scanned), there is nothing to remove or collect, and the lock and the
+    // mountinfo read are skipped (most deletes: containers without a user namespace).
+    match std::fs::metadata(BASE) {
+        Err(_) => return,
+        Ok(m) if m.nlink() == 2 => return,
+        Ok(_) => {}
     }
     let c = Container::new(runc_root, id);
     let Ok(_lock) = base() else { return };
