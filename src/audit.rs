@@ -119,7 +119,7 @@ impl Workload {
 
 /// This node's host name, for records gathered from many nodes.
 pub fn host_name() -> Option<String> {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = crate::host::read_text("/proc/sys/kernel/hostname").ok()?;
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_string())
 }

@@ -178,14 +178,20 @@ pub fn bind_source(source: &str) -> BindSource {
     };
     let resolved = real_path(Path::new(source)).ok();
     let root_socket = resolved.as_deref().and_then(|r| {
-        root_sock(r).or_else(|| {
-            std::fs::read_dir(r)
-                .ok()?
-                .take(SOCKET_SCAN_LIMIT)
-                .flatten()
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
-                .find_map(|e| root_sock(&e.path()))
-        })
+        // One stat says socket, directory (scanned) or neither.
+        let m = std::fs::symlink_metadata(r).ok()?;
+        if m.file_type().is_socket() {
+            return (m.uid() == 0).then(|| r.display().to_string());
+        }
+        if !m.is_dir() {
+            return None;
+        }
+        std::fs::read_dir(r)
+            .ok()?
+            .take(SOCKET_SCAN_LIMIT)
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+            .find_map(|e| root_sock(&e.path()))
     });
     BindSource {
         resolved: resolved.map(|r| r.display().to_string()),
@@ -358,11 +364,17 @@ pub trait Host {
         crate::netns::enter(ns)
     }
     fn self_exe(&self) -> Option<PathBuf>;
+    /// Device and inode of Rampart's own executable.
+    fn self_id(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(self.self_exe()?).ok()?;
+        Some((m.dev(), m.ino()))
+    }
     fn path_var(&self) -> Option<OsString>;
     /// The name (`comm`) of the process that started this one.
     fn parent_name(&self) -> Option<String> {
         let ppid = nix::unistd::getppid();
-        std::fs::read_to_string(format!("/proc/{ppid}/comm"))
+        read_text(format!("/proc/{ppid}/comm"))
             .ok()
             .map(|s| s.trim_end().to_string())
     }
@@ -427,7 +439,7 @@ pub trait Host {
         facts.rootfs_real = real_path(rootfs)
             .ok()
             .map(|p| p.to_string_lossy().into_owned());
-        facts.own_cgroups = std::fs::read_to_string("/proc/self/cgroup")
+        facts.own_cgroups = read_text("/proc/self/cgroup")
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.splitn(3, ':').nth(2).map(String::from))
@@ -484,10 +496,7 @@ fn cgroup_in_use(cgroups_path: &str) -> Option<String> {
         // /proc/self/cgroup: `ID:CONTROLLERS:PATH`; v1 hierarchies are mounted by their
         // controllers' names (`cpu,cpuacct`, `systemd` for name=systemd), v2 at the root or
         // at `unified` on a hybrid host.
-        for line in std::fs::read_to_string("/proc/self/cgroup")
-            .unwrap_or_default()
-            .lines()
-        {
+        for line in read_text("/proc/self/cgroup").unwrap_or_default().lines() {
             let mut f = line.splitn(3, ':');
             let (Some(_), Some(ctrl), Some(own)) = (f.next(), f.next(), f.next()) else {
                 continue;
@@ -571,6 +580,13 @@ impl Host for RealHost {
         std::fs::read_link("/proc/self/exe").ok()
     }
 
+    /// One stat through the /proc/self/exe link (a readlink and a stat otherwise).
+    fn self_id(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata("/proc/self/exe").ok()?;
+        Some((m.dev(), m.ino()))
+    }
+
     fn path_var(&self) -> Option<OsString> {
         std::env::var_os("PATH")
     }
@@ -586,7 +602,7 @@ fn blkio_weight_supported(v2: bool) -> bool {
         let root = Path::new(cgroups_rs::hierarchies::UNIFIED_MOUNTPOINT);
         return root.join("io.weight").exists() || root.join("io.bfq.weight").exists();
     }
-    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(mountinfo) = read_text("/proc/self/mountinfo") else {
         return false;
     };
     let Some(root) = v1_root(&mountinfo) else {
@@ -654,7 +670,7 @@ pub fn glob_one(pattern: &str) -> Vec<String> {
 /// records it (`init_process_start`); None when no such process. With the pid, it names one
 /// process across pid reuse.
 pub fn start_time(pid: impl std::fmt::Display) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_text(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.split(' ').nth(19)?.parse().ok()
 }
 
@@ -708,6 +724,20 @@ pub fn capped_error(path: &Path, max: usize, e: std::io::Error) -> anyhow::Error
     }
 }
 
+/// The first read of a file: whole for a config file or a /proc file of a few KB (std
+/// starts /proc files, whose size reads as 0, with a 32-byte probe and doubles from there:
+/// eight reads for mountinfo).
+const READ_FIRST: usize = 16 << 10;
+
+/// `std::fs::read_to_string` in two reads for a small file (see [`READ_FIRST`]).
+pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = String::with_capacity(READ_FIRST);
+    f.read_to_string(&mut buf)?;
+    Ok(buf)
+}
+
 /// [`read_capped`] with a plain `io::Error` (kind `FileTooLarge` above `max`), for callers
 /// to whom a missing file is an ordinary answer (the config file, runc's state, an engine's
 /// config). No `anyhow::Error` is made for those: with RUST_BACKTRACE set in the engine's
@@ -716,7 +746,7 @@ pub fn capped_error(path: &Path, max: usize, e: std::io::Error) -> anyhow::Error
 pub fn read_capped_io(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(READ_FIRST.min(max + 1));
     f.take(max as u64 + 1).read_to_end(&mut buf)?;
     if buf.len() > max {
         return Err(std::io::ErrorKind::FileTooLarge.into());

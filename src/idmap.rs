@@ -525,7 +525,7 @@ fn joined_userns(
             continue;
         }
         let one = |file: &str| -> Option<(u32, u32)> {
-            let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+            let text = crate::host::read_text(format!("/proc/{pid}/{file}")).ok()?;
             let lines: Vec<Vec<u32>> = text
                 .lines()
                 .map(|l| {

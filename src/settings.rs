@@ -183,30 +183,36 @@ impl Settings {
 }
 
 /// The same file as Rampart's own executable (by device and inode: any path, symlink or
-/// hard link to it). Two stats, where comparing canonical paths took a readlink per
-/// component of both.
-fn is_self(candidate: &Path, host: &dyn Host) -> bool {
+/// hard link to it), given the candidate's metadata.
+fn is_self_file(m: &std::fs::Metadata, host: &dyn Host) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    match (id(candidate), host.self_exe()) {
-        (Ok(c), Some(me)) => id(&me).is_ok_and(|m| m == c),
-        _ => false,
-    }
+    host.self_id() == Some((m.dev(), m.ino()))
+}
+
+fn is_self(candidate: &Path, host: &dyn Host) -> bool {
+    std::fs::metadata(candidate).is_ok_and(|m| is_self_file(&m, host))
+}
+
+fn executable_file(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.is_file() && m.permissions().mode() & 0o111 != 0
 }
 
 fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    std::fs::metadata(p).is_ok_and(|m| executable_file(&m))
 }
 
+/// The runtime at `p`, refused when it is Rampart itself or not an executable file (one
+/// stat of `p` for both).
 fn check_runtime(p: &Path, host: &dyn Host) -> Result<PathBuf> {
-    if is_self(p, host) {
+    let m = std::fs::metadata(p).ok();
+    if m.as_ref().is_some_and(|m| is_self_file(m, host)) {
         bail!(
             "the configured runtime {} is Rampart itself; point --rampart-runtime or `runtime` in the config file at the real runc",
             p.display()
         );
     }
-    if !is_executable(p) {
+    if !m.as_ref().is_some_and(executable_file) {
         bail!(
             "the runtime {} does not exist or is not executable; set --rampart-runtime or `runtime` in the config file",
             p.display()

@@ -210,7 +210,7 @@ use crate::host::start_time;
 /// Whether `mountinfo` lists a mount point at `path`.
 fn is_mount_point(path: &Path) -> bool {
     let want = path.display().to_string();
-    std::fs::read_to_string("/proc/self/mountinfo")
+    crate::host::read_text("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
         .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
@@ -219,7 +219,7 @@ fn is_mount_point(path: &Path) -> bool {
 /// Every mount point at or below `dir`, deepest first.
 fn mounts_below(dir: &Path) -> Vec<PathBuf> {
     let prefix = dir.display().to_string();
-    let mut out: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
+    let mut out: Vec<PathBuf> = crate::host::read_text("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
