@@ -7,8 +7,9 @@
  * exec'd (seeded with its pid by the loader, grown at fork). The first exec by a tracked
  * process in another mount namespace than runc's is the container's process (runc's init
  * execs process.args); from then on `inside` holds every process that exec'd in that mount
- * namespace (the container's, and `runc exec`'d ones once they exec) and their children.
- * runc's own set-up (before that exec) is therefore never counted.
+ * namespace (the container's, and `runc exec`'d ones once they exec) and their children,
+ * until that init exits (namespace inode numbers are reused: a container started later
+ * may get the same one). runc's own set-up (before that exec) is therefore never counted.
  *
  * What: per (arch, nr) the calls, the successful returns and each errno (`counts`, kept in
  * the kernel: nothing is lost to a full ring buffer); for the syscalls that can need a
@@ -331,7 +332,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		bpf_ringbuf_submit(e, 0);
 		return 0;
 	}
-	if (ns == c->target_mntns)
+	/* Only while the container runs: once its init has exited, its mount namespace is
+	 * freed and the kernel may give its inode number to another container's. */
+	if (ns == c->target_mntns && !c->ended)
 		mark(&inside, tgid);
 	return 0;
 }
