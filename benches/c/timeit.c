@@ -1,5 +1,6 @@
 /* timeit: runs a command N times (fork + execve + wait4) and prints one line per run:
  *   <wall microseconds> <child max RSS KiB> <child CPU microseconds (user + system)>
+ *   <child page faults (ru_minflt: before and after its execve)>
  * Used by scripts/bench to time Rampart, runc and a bare static exit-0 program from the
  * same harness, so the figures can be stated as ratios on a noisy machine.
  *   timeit [-c SRC DST] [-e] N cmd args...
@@ -72,7 +73,7 @@ int main(int argc, char **argv) {
         long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
         long cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L
                    + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-        printf("%ld %ld %ld\n", us, ru.ru_maxrss, cpu);
+        printf("%ld %ld %ld %ld\n", us, ru.ru_maxrss, cpu, ru.ru_minflt);
     }
     return 0;
 }
