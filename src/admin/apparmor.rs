@@ -49,20 +49,7 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(_inv: &Invocation, args: &[std::ffi::OsString], _host: &dyn Host) -> i32 {
-    let parsed = match super::parse::<Args>(args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run(&parsed) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{}", crate::errors::message(&e));
-            1
-        }
-    }
+    super::text_command(args, |a: Args| run(&a), crate::errors::message)
 }
 
 fn parser(parser: &Path, args: &[&str], file: &Path) -> Result<()> {

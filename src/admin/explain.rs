@@ -35,20 +35,7 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {
-    let parsed = match super::parse::<Args>(args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run(inv, host, &parsed) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{}", crate::errors::message(&e));
-            1
-        }
-    }
+    super::text_command(args, |a: Args| run(inv, host, &a), crate::errors::message)
 }
 
 fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {

@@ -53,20 +53,11 @@ pub fn command() -> clap::Command {
 }
 
 pub fn main(inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match super::parse::<LearnArgs>(args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run(inv, &a) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("rampart learn: {}", crate::errors::message(&e));
-            1
-        }
-    }
+    super::text_command(
+        args,
+        |a: LearnArgs| run(inv, &a),
+        |e| format!("rampart learn: {}", crate::errors::message(e)),
+    )
 }
 
 fn run(inv: &Invocation, a: &LearnArgs) -> Result<String> {

@@ -125,6 +125,29 @@ pub fn dispatch(inv: &Invocation, host: &dyn Host) -> Option<i32> {
     Some(main(inv, &args, host))
 }
 
+/// A Rampart command whose answer is text: its arguments parsed ([`parse`]), then `run`'s
+/// text printed on stdout (exit 0) or its error, as `error` words it, on stderr (exit 1).
+pub(crate) fn text_command<A: clap::Parser>(
+    args: &[std::ffi::OsString],
+    run: impl FnOnce(A) -> anyhow::Result<String>,
+    error: impl FnOnce(&anyhow::Error) -> String,
+) -> i32 {
+    let parsed = match parse::<A>(args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match run(parsed) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{}", error(&e));
+            1
+        }
+    }
+}
+
 /// A Rampart command's arguments parsed by clap; on `--help`, `--version` or a usage error,
 /// clap's text is printed and the exit status returned as the error (0, or 2 for misuse).
 pub(crate) fn parse<A: clap::Parser>(args: &[std::ffi::OsString]) -> Result<A, i32> {

@@ -36,20 +36,11 @@ pub fn profile_command() -> clap::Command {
 }
 
 pub fn profile_main(inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    let a = match super::parse::<ProfileArgs>(args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run_profile(inv, &a) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("{}", crate::errors::message(&e));
-            1
-        }
-    }
+    super::text_command(
+        args,
+        |a: ProfileArgs| run_profile(inv, &a),
+        crate::errors::message,
+    )
 }
 
 fn run_profile(inv: &Invocation, a: &ProfileArgs) -> Result<String> {

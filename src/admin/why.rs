@@ -76,21 +76,12 @@ fn any_changes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Changed>, D
 }
 
 pub fn main(inv: &Invocation, args: &[std::ffi::OsString], host: &dyn Host) -> i32 {
-    let parsed = match super::parse::<Args>(args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    match run(inv, host, &parsed) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            // Its own lines (the list of matching containers) are kept.
-            eprintln!("rampart why: {e:#}");
-            1
-        }
-    }
+    // An error's own lines (the list of matching containers) are kept.
+    super::text_command(
+        args,
+        |a: Args| run(inv, host, &a),
+        |e| format!("rampart why: {e:#}"),
+    )
 }
 
 fn run(inv: &Invocation, host: &dyn Host, args: &Args) -> Result<String> {
