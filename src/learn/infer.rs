@@ -263,19 +263,21 @@ pub fn from_evidence(e: &Evidence) -> Vec<Inference> {
                 .iter()
                 .filter_map(|k| id(e, k))
                 .collect();
-            if let Some(n) = ids.iter().find(|n| **n != c.gid && **n != c.fsgid) {
+            if let Some(n) = ids.iter().find(|n| **n != c.gid && **n != c.egid()) {
                 add(
                     "CAP_SETGID",
                     Confidence::Likely,
                     format!(
-                        "{} to gid {n} from gid {} (unless {n} was the saved gid)",
-                        e.syscall, c.gid
+                        "{} to gid {n} from gid {}/egid {} (unless {n} was the saved gid)",
+                        e.syscall,
+                        c.gid,
+                        c.egid()
                     ),
                 );
             }
         }
         "setfsgid" => {
-            if let Some(n) = id(e, "gid").filter(|n| ![c.gid, c.fsgid].contains(n)) {
+            if let Some(n) = id(e, "gid").filter(|n| ![c.gid, c.egid(), c.fsgid].contains(n)) {
                 add(
                     "CAP_SETGID",
                     Confidence::MayOverGrant,
@@ -519,8 +521,23 @@ mod tests {
             euid: u,
             fsuid: u,
             gid: u,
+            egid_recorded: Some(u),
             fsgid: u,
         }
+    }
+
+    #[test]
+    fn egid_is_read_and_older_recordings_fall_back_to_fsgid() {
+        let c: Creds = serde_json::from_value(
+            serde_json::json!({"uid": 1, "euid": 1, "fsuid": 1, "gid": 1, "egid": 7, "fsgid": 9}),
+        )
+        .unwrap();
+        assert_eq!(c.egid(), 7);
+        let old: Creds = serde_json::from_value(
+            serde_json::json!({"uid": 1, "euid": 1, "fsuid": 1, "gid": 1, "fsgid": 9}),
+        )
+        .unwrap();
+        assert_eq!(old.egid(), 9);
     }
 
     fn tgt(u: u32, g: u32, mode: u32) -> Option<Target> {

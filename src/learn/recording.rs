@@ -153,8 +153,19 @@ pub struct Creds {
     pub fsuid: u32,
     #[serde(default, deserialize_with = "nullable")]
     pub gid: u32,
+    /// Absent in recordings made before it was written: [`Creds::egid`] then stands in the
+    /// fsgid (which follows the effective gid unless setfsgid moved it).
+    #[serde(default, rename = "egid")]
+    pub egid_recorded: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
     pub fsgid: u32,
+}
+
+impl Creds {
+    /// The effective gid when the call was made.
+    pub fn egid(&self) -> u32 {
+        self.egid_recorded.unwrap_or(self.fsgid)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]

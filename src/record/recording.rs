@@ -80,6 +80,7 @@ pub struct Creds {
     pub euid: u32,
     pub fsuid: u32,
     pub gid: u32,
+    pub egid: u32,
     pub fsgid: u32,
 }
 
@@ -388,6 +389,7 @@ impl EvidenceSet {
                 euid: ev.euid,
                 fsuid: ev.fsuid,
                 gid: ev.gid,
+                egid: ev.egid,
                 fsgid: ev.fsgid,
             },
             target: (ev.has_target != 0).then_some(Target {
