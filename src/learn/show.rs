@@ -26,7 +26,7 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
             t,
             "\n{}  {}  {} .. {}  {}",
             r.short_id(),
-            if r.engine.is_empty() { "?" } else { &r.engine },
+            or_unknown(&r.engine),
             r.started,
             r.ended,
             if r.complete {
@@ -47,11 +47,7 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
         let _ = writeln!(
             t,
             "  request:   profile {}, {} capabilities, rootfs {}",
-            if r.request.profile_base.is_empty() {
-                "?"
-            } else {
-                &r.request.profile_base
-            },
+            or_unknown(&r.request.profile_base),
             r.request.capabilities.len(),
             if r.request.readonly_rootfs {
                 "read-only"
@@ -71,16 +67,8 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
         let _ = writeln!(
             t,
             "  recorded:  syscalls by {}, capabilities {}",
-            if r.source.syscalls.is_empty() {
-                "?"
-            } else {
-                &r.source.syscalls
-            },
-            if r.source.capabilities.is_empty() {
-                "?"
-            } else {
-                &r.source.capabilities
-            }
+            or_unknown(&r.source.syscalls),
+            or_unknown(&r.source.capabilities)
         );
         let mut arches: Vec<&str> = r.syscalls.iter().map(|s| s.arch.as_str()).collect();
         arches.sort_by_key(|a| (*a != arch, *a));
@@ -180,4 +168,9 @@ pub fn show(name: &str, dir: &Path, recs: &[Recording], arch: &str) -> String {
         Confidence::MayOverGrant.label()
     );
     t
+}
+
+/// A recorded name, or `?` when the recording left it empty.
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "?" } else { s }
 }
