@@ -8,6 +8,7 @@
 //! Its own private dockerd (overlay2, no bridge), shared by the tests here (they take turns),
 //! beside the other engine tests.
 mod common;
+use common::workload::Workload;
 
 use common::engines::{Docker, DockerSpec, checked, engines_dir, run_timeout};
 use serde_json::Value;
@@ -187,75 +188,8 @@ fn docker_records_nginx_with_the_learning_runtime() {
 
 // ------------------------------------------------- learn, then run under what was learned
 
-/// One service of the workload suite, run as tests/workloads.rs runs it.
-struct Workload {
-    name: &'static str,
-    stop_signal: &'static str,
-    /// Its image's VOLUME (a named volume goes there).
-    data_dir: Option<&'static str>,
-    /// `docker exec` argv that prints `.1` once it serves.
-    probe: (&'static [&'static str], &'static str),
-    /// (write, read, what read prints) across a restart.
-    persist: Option<(
-        &'static [&'static str],
-        &'static [&'static str],
-        &'static str,
-    )>,
-}
-
-const WORKLOADS: [Workload; 3] = [
-    Workload {
-        name: "nginx",
-        stop_signal: "SIGQUIT",
-        data_dir: None,
-        probe: (
-            &["curl", "-fsS", "--max-time", "5", "http://127.0.0.1/"],
-            "Welcome to nginx",
-        ),
-        persist: None,
-    },
-    Workload {
-        name: "redis",
-        stop_signal: "SIGTERM",
-        data_dir: Some("/data"),
-        probe: (&["redis-cli", "-h", "127.0.0.1", "ping"], "PONG"),
-        persist: Some((
-            &["sh", "-c", "redis-cli set rampart kept && redis-cli save"],
-            &["redis-cli", "get", "rampart"],
-            "kept",
-        )),
-    },
-    Workload {
-        name: "postgres",
-        stop_signal: "SIGINT",
-        data_dir: Some("/var/lib/postgresql/data"),
-        probe: (
-            &[
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-tAc",
-                "select 1",
-            ],
-            "1",
-        ),
-        persist: Some((
-            &[
-                "psql",
-                "-U",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                "create table rampart(x int); insert into rampart values (42)",
-            ],
-            &["psql", "-U", "postgres", "-tAc", "select x from rampart"],
-            "42",
-        )),
-    },
-];
+/// The services of the workload suite whose profiles are learned (tests/common/workload.rs).
+const WORKLOADS: [Workload; 3] = [Workload::Nginx, Workload::Redis, Workload::Postgres];
 
 const WL_LABEL: &str = "rampart.dev/learn-docker-test";
 /// Where the probe (tests/probe/probe.c) is copied into a created container.
@@ -286,7 +220,7 @@ fn exec(d: &Docker, name: &str, argv: &[&str]) -> Result<String, String> {
 
 /// `docker create` (a named volume at its data directory), the probe copied in when asked,
 /// `docker start`; returns the container id.
-fn start(d: &Docker, w: &Workload, name: &str, runtime: &str, probe: bool) -> String {
+fn start(d: &Docker, w: Workload, name: &str, runtime: &str, probe: bool) -> String {
     let _ = d.run(&["rm", "-f", "-v", name]);
     let label = format!("--label={WL_LABEL}=1");
     let mut args: Vec<String> = vec![
@@ -294,15 +228,15 @@ fn start(d: &Docker, w: &Workload, name: &str, runtime: &str, probe: bool) -> St
         format!("--name={name}"),
         label.clone(),
         format!("--runtime={runtime}"),
-        format!("--stop-signal={}", w.stop_signal),
+        format!("--stop-signal={}", w.stop_signal()),
         "--network=none".into(),
     ];
-    if let Some(dir) = w.data_dir {
+    if let Some(dir) = w.data_dir() {
         let _ = d.run(&["volume", "rm", "-f", name]);
         checked(d.cli().args(["volume", "create", &label, name]));
         args.push(format!("--volume={name}:{dir}"));
     }
-    args.push(wl_image(w.name));
+    args.push(wl_image(w.name()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let id = checked(d.cli().args(&argv)).trim().to_string();
     if probe {
@@ -314,8 +248,8 @@ fn start(d: &Docker, w: &Workload, name: &str, runtime: &str, probe: bool) -> St
     id
 }
 
-fn wait_serving(d: &Docker, w: &Workload, name: &str) {
-    let (argv, want) = w.probe;
+fn wait_serving(d: &Docker, w: Workload, name: &str) {
+    let (argv, want) = w.probe();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let last = match exec(d, name, argv) {
@@ -335,9 +269,9 @@ fn wait_serving(d: &Docker, w: &Workload, name: &str) {
 }
 
 /// Serves, keeps its data across `docker restart` (redis, postgres).
-fn serve_and_persist(d: &Docker, w: &Workload, name: &str) {
+fn serve_and_persist(d: &Docker, w: Workload, name: &str) {
     wait_serving(d, w, name);
-    let Some((write, read, want)) = w.persist else {
+    let Some((write, read, want)) = w.persistence() else {
         return;
     };
     exec(d, name, write).unwrap_or_else(|e| panic!("{name}: write: {e}"));
@@ -479,8 +413,8 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
     .unwrap();
     let _ = d.run(&["rm", "-f", "lw-base"]);
     checked(d.cli().args(["create", "--name=lw-base", base, "true"]));
-    for w in &WORKLOADS {
-        let m = &manifest["workloads"][w.name];
+    for w in WORKLOADS {
+        let m = &manifest["workloads"][w.name()];
         let mut cmd = d.cli();
         cmd.arg("commit");
         let mut changes = vec![
@@ -497,29 +431,29 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         for c in changes {
             cmd.arg("--change").arg(c);
         }
-        cmd.arg("lw-base").arg(wl_image(w.name));
+        cmd.arg("lw-base").arg(wl_image(w.name()));
         checked(&mut cmd);
     }
     let _ = d.run(&["rm", "-f", "lw-base"]);
 
     // 1. Record: serve, write, restart, read back; each start is one recording.
-    for w in &WORKLOADS {
+    for w in WORKLOADS {
         let t = Instant::now();
-        let name = format!("lw-{}-rec", w.name);
-        let id = start(d, w, &name, &format!("rampart-learn-{}", w.name), false);
+        let name = format!("lw-{}-rec", w.name());
+        let id = start(d, w, &name, &format!("rampart-learn-{}", w.name()), false);
         serve_and_persist(d, w, &name);
         let stop = d.run(&["stop", "-t", "20", &name]);
         assert!(stop.status.success(), "{}", out_text(&stop));
-        let runs = if w.persist.is_some() { 2 } else { 1 };
+        let runs = if w.persistence().is_some() { 2 } else { 1 };
         // <id>.json, then <id>.2.json for the run after the restart.
         let recs: Vec<Value> = wait_for("the recordings", 30, || {
             let mut v = Vec::new();
-            for e in std::fs::read_dir(learn.join(w.name)).ok()? {
+            for e in std::fs::read_dir(learn.join(w.name())).ok()? {
                 let n = e.ok()?.file_name().to_string_lossy().into_owned();
                 if n.starts_with(&id) && n.ends_with(".json") {
                     v.push(
                         serde_json::from_slice::<Value>(
-                            &std::fs::read(learn.join(w.name).join(&n)).ok()?,
+                            &std::fs::read(learn.join(w.name()).join(&n)).ok()?,
                         )
                         .ok()?,
                     );
@@ -532,16 +466,20 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         }
         let _ = d.run(&["rm", "-f", "-v", &name]);
         let _ = d.run(&["volume", "rm", "-f", &name]);
-        eprintln!("{}: recorded {runs} run(s) in {:.1?}", w.name, t.elapsed());
+        eprintln!(
+            "{}: recorded {runs} run(s) in {:.1?}",
+            w.name(),
+            t.elapsed()
+        );
     }
 
     // 2. Profiles, checked and registered as rampart-NAME.
     let mut learned_syscalls = std::collections::BTreeMap::new();
-    for w in &WORKLOADS {
-        let show = common::engines::rampart(&[&cfg_arg, "learn", "show", w.name]);
-        eprintln!("--- rampart learn show {}\n{show}", w.name);
-        let text = common::engines::rampart(&[&cfg_arg, "learn", "profile", w.name]);
-        eprintln!("--- rampart learn profile {}\n{text}", w.name);
+    for w in WORKLOADS {
+        let show = common::engines::rampart(&[&cfg_arg, "learn", "show", w.name()]);
+        eprintln!("--- rampart learn show {}\n{show}", w.name());
+        let text = common::engines::rampart(&[&cfg_arg, "learn", "profile", w.name()]);
+        eprintln!("--- rampart learn profile {}\n{text}", w.name());
         let p: toml::Table = toml::from_str(&text).unwrap();
         let list: Vec<String> = p["seccomp"]["syscalls"]
             .as_array()
@@ -552,21 +490,24 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         assert!(
             !list.iter().any(|s| s == "personality"),
             "{}: personality learned",
-            w.name
+            w.name()
         );
-        learned_syscalls.insert(w.name, list);
-        std::fs::write(profiles.join(format!("{}.toml", w.name)), &text).unwrap();
+        learned_syscalls.insert(w.name(), list);
+        std::fs::write(profiles.join(format!("{}.toml", w.name())), &text).unwrap();
     }
     common::engines::rampart(&[&cfg_arg, "check"]);
     let report = d.install(&cfg, &install);
     eprintln!("--- rampart install docker (the learned profiles)\n{report}");
-    for w in &WORKLOADS {
-        assert!(report.contains(&format!("rampart-{}", w.name)), "{report}");
+    for w in WORKLOADS {
+        assert!(
+            report.contains(&format!("rampart-{}", w.name())),
+            "{report}"
+        );
     }
     wait_runtime(d, "rampart-postgres");
 
     // The reference: the same image under baseline (its start pattern needs no more).
-    let nginx = &WORKLOADS[0];
+    let nginx = WORKLOADS[0];
     let bid = start(d, nginx, "lw-baseline", "rampart-baseline", true);
     wait_serving(d, nginx, "lw-baseline");
     let base_status = status(d, "lw-baseline");
@@ -584,9 +525,9 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
     );
 
     // 3. and 4. Run under the learned profile, as an operator would.
-    for w in &WORKLOADS {
-        let name = format!("lw-{}", w.name);
-        let id = start(d, w, &name, &format!("rampart-{}", w.name), true);
+    for w in WORKLOADS {
+        let name = format!("lw-{}", w.name());
+        let id = start(d, w, &name, &format!("rampart-{}", w.name()), true);
         wait_serving(d, w, &name);
         let st = status(d, &name);
         assert_eq!(
@@ -602,24 +543,24 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
                 .parse::<u64>()
                 .is_ok_and(|p| (128..1024).contains(&p)),
             "{}: pids.max {pids}",
-            w.name
+            w.name()
         );
         let logs = out_text(&d.run(&["logs", &name]));
         assert!(!logs.contains("maxclients has been reduced"), "{logs}");
-        let listed = learned_syscalls[w.name].len();
+        let listed = learned_syscalls[w.name()].len();
         let _ = writeln!(
             summary,
             "{}: {caps} capabilities (CapBnd {}), {} syscalls allowed ({listed} in the profile), pids.max {}",
-            w.name,
+            w.name(),
             common::status_field(&st, "CapBnd").unwrap(),
             allowed.len(),
             pids.trim()
         );
-        assert!(caps < base_caps, "{}: {caps} capabilities", w.name);
+        assert!(caps < base_caps, "{}: {caps} capabilities", w.name());
         assert!(
             allowed.len() < base_syscalls.len() && allowed.is_subset(&base_syscalls),
             "{}: {} syscalls allowed, not fewer than baseline's {}: {:?}",
-            w.name,
+            w.name(),
             allowed.len(),
             base_syscalls.len(),
             allowed.difference(&base_syscalls).collect::<Vec<_>>()
@@ -630,7 +571,7 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
                 .as_ref()
                 .is_err_and(|e| e.contains("Read-only file system")),
             "{}: rootfs writable: {touch:?}",
-            w.name
+            w.name()
         );
         // A syscall outside the learned list: seccomp answers EPERM.
         let refused = probe(d, &name, &["personality_ok", "getpid"]);
@@ -639,28 +580,28 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
             Some("ok"),
             "{refused:?}"
         );
-        assert_eq!(refused["personality_ok"], "errno=EPERM", "{}", w.name);
+        assert_eq!(refused["personality_ok"], "errno=EPERM", "{}", w.name());
         // A capability never learned, through a syscall in the list: EPERM from the kernel.
         // NET_RAW (no built-in profile keeps it): a raw socket.
         assert!(
-            learned_syscalls[w.name].iter().any(|s| s == "socket"),
+            learned_syscalls[w.name()].iter().any(|s| s == "socket"),
             "{}",
-            w.name
+            w.name()
         );
-        assert_eq!(cap_bits(&st) & CAP_NET_RAW, 0, "{}", w.name);
+        assert_eq!(cap_bits(&st) & CAP_NET_RAW, 0, "{}", w.name());
         let raw = probe(d, &name, &["socket_raw", "socket_inet"]);
-        assert_eq!(raw["socket_inet"], "ok", "{}: {raw:?}", w.name);
-        assert_eq!(raw["socket_raw"], "errno=EPERM", "{}: {raw:?}", w.name);
+        assert_eq!(raw["socket_inet"], "ok", "{}: {raw:?}", w.name());
+        assert_eq!(raw["socket_raw"], "errno=EPERM", "{}: {raw:?}", w.name());
         // KILL (baseline keeps it), where the workload's list has kill: root signals the
         // service user's process.
-        assert_eq!(cap_bits(&st) & CAP_KILL, 0, "{}", w.name);
-        if learned_syscalls[w.name].iter().any(|s| s == "kill") {
+        assert_eq!(cap_bits(&st) & CAP_KILL, 0, "{}", w.name());
+        if learned_syscalls[w.name()].iter().any(|s| s == "kill") {
             let kill = signal_other_user(d, &name);
             assert!(
                 kill.as_ref()
                     .is_err_and(|e| e.contains("Operation not permitted")),
                 "{}: kill -0 of another user's process: {kill:?}",
-                w.name
+                w.name()
             );
             let _ = writeln!(summary, "  kill -0 of the service user's process: EPERM");
         }
@@ -669,8 +610,8 @@ fn learned_profiles_run_the_workloads_with_less_than_baseline() {
         let _ = d.run(&["volume", "rm", "-f", &name]);
     }
     eprintln!("{summary}");
-    for w in &WORKLOADS {
-        let _ = d.run(&["rmi", "-f", &wl_image(w.name)]);
+    for w in WORKLOADS {
+        let _ = d.run(&["rmi", "-f", &wl_image(w.name())]);
     }
     let _ = d.run(&["rmi", "-f", base]);
 }

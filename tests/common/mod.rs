@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod engines;
+pub mod workload;
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
