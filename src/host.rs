@@ -150,8 +150,25 @@ pub const SOCKET_SCAN_LIMIT: usize = 4096;
 /// calls (open `O_PATH`, read `/proc/self/fd/N`, close) where realpath(3) reads a link per
 /// component: the kernel's own path of what was opened. Falls back to canonicalize when
 /// /proc cannot say (not mounted, or the path was deleted meanwhile).
+///
+/// A path already in its real form (absolute, no `.`, `..`, `//` or trailing `/`, and no
+/// symlink on the way, which openat2's `RESOLVE_NO_SYMLINKS` proves) is its own answer: an
+/// open and a close, and no /proc lookup (which costs the kernel a new inode and a d_path).
 pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
+    if is_plain_absolute(path) && opens_without_symlinks(path) {
+        return Ok(path.to_path_buf());
+    }
+    // A descriptor's own link (a bundle held open) names what it was opened on: one readlink.
+    if let Some(fd) = path.to_str().and_then(|p| p.strip_prefix("/proc/self/fd/"))
+        && !fd.is_empty()
+        && fd.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(p) = std::fs::read_link(path)
+        && p.is_absolute()
+        && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)")
+    {
+        return Ok(p);
+    }
     let opened = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH)
@@ -166,6 +183,46 @@ pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     std::fs::canonicalize(path)
+}
+
+/// Whether `path` is written as canonicalize would write it, were there no symlinks.
+fn is_plain_absolute(path: &Path) -> bool {
+    let b = path.as_os_str().as_encoded_bytes();
+    b == b"/"
+        || (b.first() == Some(&b'/')
+            && b[1..]
+                .split(|&c| c == b'/')
+                .all(|c| !c.is_empty() && c != b"." && c != b".."))
+}
+
+/// Whether `path` exists and no component of it is a symlink (openat2 with
+/// `RESOLVE_NO_SYMLINKS`, which also refuses /proc's magic links). False when the kernel
+/// has no openat2 (before 5.6) or the path cannot be opened at all.
+fn opens_without_symlinks(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: open_how is plain integers; all-zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: a NUL-terminated path and an open_how of the size passed; the descriptor
+    // returned is closed here.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is a descriptor this function opened and nothing else holds.
+    unsafe { libc::close(fd as libc::c_int) };
+    true
 }
 
 /// [`BindSource`] for `source` on this host.
@@ -217,32 +274,78 @@ pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
     escaping_symlink_in(&mut Links::new(rootfs), dest)
 }
 
-/// Symlinks read in one rootfs, each path once (the destinations of a spec share most of
-/// their components: /dev, /etc, /sys/fs).
+/// Paths looked at in one rootfs, each once (the destinations of a spec share most of their
+/// components: /dev, /etc, /sys/fs): one lstat per path, which answers for the walks
+/// (symlink or not, and its target) and for [`rootfs_path_in`] (a directory, its mode); a
+/// path under one that is missing or not a directory is missing without a look.
 pub struct Links<'a> {
     rootfs: &'a Path,
-    seen: std::collections::HashMap<String, Option<String>>,
+    seen: std::collections::BTreeMap<String, Seen>,
+}
+
+#[derive(Clone)]
+enum Seen {
+    Link(String),
+    Dir(u32),
+    /// Neither: a file, a device, a socket...
+    Other,
+    Missing,
 }
 
 impl<'a> Links<'a> {
     pub fn new(rootfs: &'a Path) -> Self {
         Links {
             rootfs,
-            seen: std::collections::HashMap::new(),
+            seen: std::collections::BTreeMap::new(),
+        }
+    }
+
+    fn look(&mut self, rel: &str) -> &Seen {
+        if !self.seen.contains_key(rel) {
+            let under_nothing = rel.rsplit_once('/').is_some_and(|(parent, _)| {
+                matches!(self.seen.get(parent), Some(Seen::Missing | Seen::Other))
+            });
+            let seen = if under_nothing {
+                Seen::Missing
+            } else {
+                self.stat(rel)
+            };
+            self.seen.insert(rel.to_string(), seen);
+        }
+        &self.seen[rel]
+    }
+
+    fn stat(&self, rel: &str) -> Seen {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.rootfs.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Err(_) => Seen::Missing,
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&path) {
+                Ok(t) => Seen::Link(t.to_string_lossy().into_owned()),
+                // Replaced between the two calls: judged as not a link, as a failed
+                // readlink was before.
+                Err(_) => Seen::Other,
+            },
+            Ok(m) if m.is_dir() => Seen::Dir(m.permissions().mode() & 0o7777),
+            Ok(_) => Seen::Other,
         }
     }
 
     /// The target of the symlink at `rel` (components joined by `/`) in the rootfs, or
     /// `None` when it is not a symlink.
     fn read(&mut self, rel: &str) -> Option<String> {
-        if let Some(t) = self.seen.get(rel) {
-            return t.clone();
+        match self.look(rel) {
+            Seen::Link(t) => Some(t.clone()),
+            _ => None,
         }
-        let t = std::fs::read_link(self.rootfs.join(rel))
-            .ok()
-            .map(|t| t.to_string_lossy().into_owned());
-        self.seen.insert(rel.to_string(), t.clone());
-        t
+    }
+
+    /// The mode bits of the directory at `rel`, `None` when it is not one.
+    fn dir_mode(&mut self, rel: &str) -> Option<u32> {
+        match self.look(rel) {
+            Seen::Dir(mode) => Some(*mode),
+            _ => None,
+        }
     }
 }
 
@@ -321,13 +424,8 @@ pub fn rootfs_path(rootfs: &Path, dest: &str) -> Option<RootfsPath> {
 }
 
 fn rootfs_path_in(links: &mut Links, dest: &str) -> Option<RootfsPath> {
-    use std::os::unix::fs::PermissionsExt;
-    let rootfs = links.rootfs;
     let resolved = resolve_in(links, dest)?;
-    let dir_mode = std::fs::symlink_metadata(rootfs.join(resolved.trim_start_matches('/')))
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| m.permissions().mode() & 0o7777);
+    let dir_mode = links.dir_mode(resolved.trim_start_matches('/'));
     Some(RootfsPath {
         resolved,
         dir_mode,
@@ -602,13 +700,23 @@ fn blkio_weight_supported(v2: bool) -> bool {
         let root = Path::new(cgroups_rs::hierarchies::UNIFIED_MOUNTPOINT);
         return root.join("io.weight").exists() || root.join("io.bfq.weight").exists();
     }
-    let Ok(mountinfo) = read_text("/proc/self/mountinfo") else {
-        return false;
+    // Where the blkio controller is mounted in the usual place (a file only that controller
+    // has, on a cgroup file system), no mountinfo is read: the kernel formats every mount of
+    // the host for it, the costliest system call of a create on a host with many mounts.
+    const USUAL: &str = "/sys/fs/cgroup/blkio";
+    let usual = nix::sys::statfs::statfs(&Path::new(USUAL).join("blkio.reset_stats"))
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::CGROUP_SUPER_MAGIC);
+    let blkio = if usual {
+        PathBuf::from(USUAL)
+    } else {
+        let Ok(mountinfo) = read_text("/proc/self/mountinfo") else {
+            return false;
+        };
+        let Some(root) = v1_root(&mountinfo) else {
+            return false;
+        };
+        root.join("blkio")
     };
-    let Some(root) = v1_root(&mountinfo) else {
-        return false;
-    };
-    let blkio = root.join("blkio");
     blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists()
 }
 
@@ -729,13 +837,15 @@ pub fn capped_error(path: &Path, max: usize, e: std::io::Error) -> anyhow::Error
 /// eight reads for mountinfo).
 const READ_FIRST: usize = 16 << 10;
 
-/// `std::fs::read_to_string` in two reads for a small file (see [`READ_FIRST`]).
+/// `std::fs::read_to_string` in two reads for a small file (see [`READ_FIRST`]), without
+/// std's size hint for a `File` (a statx and an lseek; a /proc file's size reads as 0).
 pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = String::with_capacity(READ_FIRST);
-    f.read_to_string(&mut buf)?;
-    Ok(buf)
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(READ_FIRST);
+    // Through `Take`, which std does not size-hint.
+    f.take(u64::MAX).read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|_| std::io::ErrorKind::InvalidData.into())
 }
 
 /// [`read_capped`] with a plain `io::Error` (kind `FileTooLarge` above `max`), for callers
@@ -773,6 +883,10 @@ mod tests {
             "l/f",
             "a/../l/./f",
             "a/b",
+            "a/b/f",
+            "a/b/f/",
+            "a//b",
+            "a/b/.",
             "missing",
             "dangling",
             "l/f/x",
@@ -882,7 +996,31 @@ mod tests {
             "missing"
         );
         assert_eq!(content_bytes(&root.join("run"), u64::MAX), 13);
+        // One walk for several paths (as for a spec): what one path found answers the next.
+        let mut links = Links::new(&root);
+        let mut p = |d: &str| rootfs_path_in(&mut links, d).map(|p| (p.resolved, p.dir_mode));
+        assert_eq!(p("/nothing"), Some(("/nothing".into(), None)));
+        assert_eq!(p("/nothing/below"), Some(("/nothing/below".into(), None)));
+        assert_eq!(
+            p("/run/x/y"),
+            Some(("/run/x/y".into(), None)),
+            "under a file"
+        );
+        assert_eq!(
+            p("/var/run/postgresql/link/z"),
+            Some(("/big/z".into(), None))
+        );
+        assert_eq!(
+            p("/var/run/postgresql"),
+            Some(("/run/postgresql".into(), Some(0o2775)))
+        );
+        assert_eq!(p("/"), Some(("/".into(), Some(root_mode(&root)))));
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    fn root_mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
     }
 
     #[test]
