@@ -76,7 +76,11 @@ impl Config {
         let path = explicit.unwrap_or(Path::new(DEFAULT_PATH));
         let bytes = match crate::host::read_capped_io(path, MAX_CONFIG_BYTES) {
             Ok(b) => b,
-            Err(_) if explicit.is_none() && !path.exists() => return Ok(Config::default()),
+            // The open said so: no second look (a stat, and std's statx probe after it).
+            // Any other failure (unreadable, a file where a directory should be) is an error.
+            Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
             Err(e) => {
                 return Err(crate::host::capped_error(path, MAX_CONFIG_BYTES, e))
                     .context("cannot load the Rampart config file");
