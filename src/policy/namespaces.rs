@@ -12,7 +12,7 @@ pub fn check(spec: &Spec, cx: &PolicyContext, kind: &str, why: &str) -> Result<V
     if spec.get("/linux").is_none() {
         return Ok(vec![]);
     }
-    let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
+    let namespaces = spec.list("/linux/namespaces")?;
     let Some((i, ns)) = namespaces
         .iter()
         .enumerate()
@@ -108,12 +108,8 @@ pub const HOST_MOUNT: Rule = Rule {
 
 /// Namespace paths the spec joins (for the host facts to resolve).
 pub fn joined_paths(spec: &Spec) -> Vec<String> {
-    let namespaces: Vec<Value> = spec
-        .typed("/linux/namespaces")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    namespaces
+    spec.list("/linux/namespaces")
+        .unwrap_or_default()
         .iter()
         .filter_map(|n| {
             n.get("path")

@@ -63,7 +63,7 @@ pub const DEVICE_ALLOW_ALL: Rule = Rule {
     title: "device cgroup allows every device",
     reference: "CIS Docker 5.18; PSS baseline privileged",
     check: |spec, _| {
-        let rules: Vec<Value> = spec.typed("/linux/resources/devices")?.unwrap_or_default();
+        let rules = spec.list("/linux/resources/devices")?;
         Ok(rules
             .iter()
             .enumerate()
@@ -135,7 +135,7 @@ pub const BLOCK_DEVICE: Rule = Rule {
     reference: "CIS Docker 5.18",
     check: |spec, _: &PolicyContext| {
         let mut out = Vec::new();
-        let devices: Vec<Value> = spec.typed("/linux/devices")?.unwrap_or_default();
+        let devices = spec.list("/linux/devices")?;
         for (i, d) in devices.iter().enumerate() {
             if d.get("type").and_then(Value::as_str) == Some("b") {
                 out.push(Violation::new(
@@ -145,7 +145,7 @@ pub const BLOCK_DEVICE: Rule = Rule {
                 ));
             }
         }
-        let rules: Vec<Value> = spec.typed("/linux/resources/devices")?.unwrap_or_default();
+        let rules = spec.list("/linux/resources/devices")?;
         for (i, r) in rules.iter().enumerate() {
             if r["allow"] == json!(true) && r.get("type").and_then(Value::as_str) == Some("b") {
                 out.push(Violation::new(

@@ -51,7 +51,7 @@ pub const NET_SYSCTL_HOST_NETNS: Rule = Rule {
     reference: "PSS baseline sysctls",
     check: |spec, _| {
         let sysctls: BTreeMap<String, String> = spec.typed("/linux/sysctl")?.unwrap_or_default();
-        let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
+        let namespaces = spec.list("/linux/namespaces")?;
         let private_net = namespaces.iter().any(|n| {
             n["type"] == "network"
                 && n.get("path")

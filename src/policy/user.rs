@@ -19,7 +19,7 @@ pub const ROOT_USER: Rule = Rule {
             .get("/process/user/uid")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let namespaces: Vec<Value> = spec.typed("/linux/namespaces")?.unwrap_or_default();
+        let namespaces = spec.list("/linux/namespaces")?;
         // The profile's [userns] adds one, or refuses the container where it cannot.
         let added = cx.profile.userns.enabled
             && cx.profile.userns.on_unsupported == crate::profile::OnUnsupported::Refuse;
