@@ -350,28 +350,45 @@ impl<'a> Links<'a> {
 }
 
 fn escaping_symlink_in(links: &mut Links, dest: &str) -> Option<String> {
-    let mut depth: Vec<String> = Vec::new();
+    // The path walked so far, components joined by `/` (one string, not a join per step).
+    let mut rel = String::new();
+    let mut depth = 0i64;
     for comp in dest.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if comp == ".." {
-            depth.pop();
+            if depth > 0 {
+                pop_component(&mut rel);
+                depth -= 1;
+            }
             continue;
         }
-        depth.push(comp.to_string());
-        let Some(target) = links.read(&depth.join("/")) else {
+        push_component(&mut rel, comp);
+        depth += 1;
+        let Some(target) = links.read(&rel) else {
             continue;
         };
         if target.starts_with('/') {
             continue;
         }
-        let mut level = depth.len() as i64 - 1;
+        let mut level = depth - 1;
         for t in target.split('/').filter(|c| !c.is_empty() && *c != ".") {
             level += if t == ".." { -1 } else { 1 };
             if level < 0 {
-                return Some(format!("/{} -> {target}", depth.join("/")));
+                return Some(format!("/{rel} -> {target}"));
             }
         }
     }
     None
+}
+
+fn push_component(rel: &mut String, comp: &str) {
+    if !rel.is_empty() {
+        rel.push('/');
+    }
+    rel.push_str(comp);
+}
+
+fn pop_component(rel: &mut String) {
+    rel.truncate(rel.rfind('/').unwrap_or(0));
 }
 
 /// Where runc 1.1 mounts `dest` in `rootfs`: filepath-securejoin's walk, one component at a
@@ -383,7 +400,7 @@ pub fn resolve_in_rootfs(rootfs: &Path, dest: &str) -> Option<String> {
 }
 
 fn resolve_in(links: &mut Links, dest: &str) -> Option<String> {
-    let mut done: Vec<String> = Vec::new();
+    let mut done = String::new();
     let mut todo: std::collections::VecDeque<String> = dest
         .split('/')
         .filter(|c| !c.is_empty())
@@ -394,20 +411,20 @@ fn resolve_in(links: &mut Links, dest: &str) -> Option<String> {
         match comp.as_str() {
             "." => continue,
             ".." => {
-                done.pop();
+                pop_component(&mut done);
                 continue;
             }
             _ => {}
         }
-        done.push(comp);
-        let Some(target) = links.read(&done.join("/")) else {
+        push_component(&mut done, &comp);
+        let Some(target) = links.read(&done) else {
             continue;
         };
         followed += 1;
         if followed > 255 {
             return None;
         }
-        done.pop();
+        pop_component(&mut done);
         if target.starts_with('/') {
             done.clear();
         }
@@ -415,7 +432,7 @@ fn resolve_in(links: &mut Links, dest: &str) -> Option<String> {
             todo.push_front(t.to_string());
         }
     }
-    Some(format!("/{}", done.join("/")))
+    Some(format!("/{done}"))
 }
 
 /// [`resolve_in_rootfs`] and the mode of the image's directory there.

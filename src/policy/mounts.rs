@@ -354,21 +354,25 @@ fn engine_state_at_default(cleaned: &str) -> Option<String> {
 
 /// `/a/./b/../c` → `/a/c`; `/var/run` is `/run` on every current distribution.
 pub fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
+    // Built in one string (it runs for every mount and rule): `/` and a component at a time.
+    let mut out = String::with_capacity(p.len() + 1);
     for c in p.split('/') {
         match c {
             "" | "." => {}
-            ".." => {
-                parts.pop();
+            ".." => out.truncate(out.rfind('/').unwrap_or(0)),
+            c => {
+                out.push('/');
+                out.push_str(c);
             }
-            c => parts.push(c),
         }
     }
-    let s = format!("/{}", parts.join("/"));
-    match s.strip_prefix("/var/run") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("/run{rest}"),
-        _ => s,
+    if out.is_empty() {
+        out.push('/');
     }
+    if out.starts_with("/var/run") && matches!(out.as_bytes().get(8), None | Some(b'/')) {
+        out.replace_range(..8, "/run");
+    }
+    out
 }
 
 /// The spec's mounts with their index (none when `/mounts` is missing or not a list).
@@ -761,6 +765,12 @@ mod tests {
         assert_eq!(clean("/var/run/../run/docker.sock"), "/run/docker.sock");
         assert_eq!(clean("/var/run/docker.sock"), "/run/docker.sock");
         assert_eq!(clean("//etc/./"), "/etc");
+        assert_eq!(clean("/../.."), "/");
+        assert_eq!(clean(""), "/");
+        assert_eq!(clean("a/b/../c"), "/a/c");
+        assert_eq!(clean("/var/run"), "/run");
+        assert_eq!(clean("/var/runner"), "/var/runner");
+        assert_eq!(clean("/var//run/x"), "/run/x");
         assert_eq!(system_dir("/etc/shadow"), Some("/etc"));
         assert_eq!(system_dir("/"), Some("/"));
         assert_eq!(system_dir("/usr2"), None);

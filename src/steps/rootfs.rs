@@ -241,11 +241,15 @@ fn options(t: &TmpfsMount, mode: Option<u32>, copyup: bool) -> Vec<String> {
 
 /// `/tmp/` and `//tmp` name the same mount point as `/tmp`.
 pub fn clean(p: &str) -> String {
-    let parts: Vec<&str> = p
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    format!("/{}", parts.join("/"))
+    let mut out = String::with_capacity(p.len() + 1);
+    for c in p.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        out.push('/');
+        out.push_str(c);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 #[cfg(test)]
