@@ -10,31 +10,35 @@
 #![no_main]
 
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    // Large buffers (the spec's bytes, the serialised output) always get their own mapping,
-    // returned to the kernel when freed: glibc otherwise raises its mmap threshold after the
-    // first such free, and the next big buffers land in the heap, where freed memory stays
-    // resident (peak RSS with a 1 MB spec).
-    // The heap grows in 1 MiB steps and never shrinks: a brk call each way was a tenth of
-    // a create's system calls (pages are only charged when touched, and Rampart lives for
-    // a few milliseconds before it execs the runtime, which frees everything).
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // The recorder `create` starts for `--rampart-profile learn:NAME` (hidden; see
+    // src/record/recorder.rs). Nothing BPF-related is touched on any other call.
+    // SAFETY: argv holds argc valid NUL-terminated strings, as the C runtime passes them.
+    let recorder = argc > 1
+        && unsafe { std::ffi::CStr::from_ptr(*argv.add(1)) }.to_bytes()
+            == rampart::record::recorder::COMMAND.as_bytes();
     #[cfg(target_env = "gnu")]
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread.
     unsafe {
+        // Large buffers (the spec's bytes, the serialised output) always get their own
+        // mapping, returned to the kernel when freed: glibc otherwise raises its mmap
+        // threshold after the first such free, and the next big buffers land in the heap,
+        // where freed memory stays resident (peak RSS with a 1 MB spec).
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_TOP_PAD, 1 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        // Everything but the recorder (which lives as long as its container) execs the
+        // runtime or exits within milliseconds: the heap grows in 1 MiB steps and never
+        // shrinks (a brk call each way was a tenth of a create's system calls; pages are
+        // only charged when touched).
+        if !recorder {
+            libc::mallopt(libc::M_TOP_PAD, 1 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        }
     }
     open_closed_stdio();
     // std reads argv from glibc's init hook, as it does under its own start-up.
     let code = std::panic::catch_unwind(|| {
         let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        // The recorder `create` starts for `--rampart-profile learn:NAME` (hidden; see
-        // src/record/recorder.rs). Nothing BPF-related is touched on any other call.
-        if argv
-            .get(1)
-            .is_some_and(|a| a == rampart::record::recorder::COMMAND)
-        {
+        if recorder {
             return rampart::record::recorder::main(&argv);
         }
         rampart::pipeline::main(&rampart::host::RealHost, argv)
