@@ -110,12 +110,23 @@ impl Env {
         if !sh.exists() {
             fs::copy("/bin/sh", &sh).unwrap();
         }
-        Command::new(sh)
-            .args(["-c", "\"$@\"; exit $?", "sh", env!("CARGO_BIN_EXE_rampart")])
-            .args(&args)
-            .env("FAKE_RECORD", self.dir.join("record"))
-            .output()
-            .unwrap()
+        // Another test thread may fork while this copy's descriptor is still open for
+        // writing; its child holds it until it execs, and exec here fails with ETXTBSY
+        // meanwhile: try again.
+        for _ in 0..100 {
+            match Command::new(&sh)
+                .args(["-c", "\"$@\"; exit $?", "sh", env!("CARGO_BIN_EXE_rampart")])
+                .args(&args)
+                .env("FAKE_RECORD", self.dir.join("record"))
+                .output()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{} stayed busy", sh.display());
     }
     /// The argv the runtime got; the bundle directory Rampart held and passed on as
     /// `/proc/self/fd/N` reads `<held>`.
