@@ -1425,7 +1425,10 @@ impl<'r> Request<'r> {
                 idx.extend(r.names.iter().map(|n| (name_key(n), *n, i)));
             }
         }
-        idx.sort_unstable();
+        // Stable sort: a profile lists each rule's names in order (Docker's alphabetically),
+        // so the index is a few sorted runs, which the stable sort merges; the unstable one
+        // partitions it from scratch (same result: equal entries are identical).
+        idx.sort();
         idx
     }
 }
