@@ -120,19 +120,8 @@ impl Workload {
 /// This node's host name, for records gathered from many nodes.
 pub fn host_name() -> Option<String> {
     // uname(2): one call where /proc/sys/kernel/hostname is four (the same UTS namespace).
-    // SAFETY: utsname is plain bytes, filled by the kernel; all-zero is a valid value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: uname writes into the structure it is given.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return None;
-    }
-    let bytes: Vec<u8> = u
-        .nodename
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    let name = String::from_utf8_lossy(&bytes);
+    let u = nix::sys::utsname::uname().ok()?;
+    let name = u.nodename().to_string_lossy();
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_string())
 }

@@ -35,7 +35,7 @@ use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// An exclusive lock on a directory, held until dropped.
@@ -48,51 +48,17 @@ pub struct BundleDir {
     shown: PathBuf,
 }
 
-/// The names in directory `dir` (`.` and `..` aside) that `keep` accepts.
-fn names_in(dir: &impl AsFd, keep: impl Fn(&str) -> bool) -> nix::Result<Vec<String>> {
-    let d = nix::fcntl::openat(
-        dir,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
+/// The names in directory `dir` that `keep` accepts.
+fn names_in(dir: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<String>> {
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    loop {
-        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                d.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        if n < 0 {
-            return Err(nix::errno::Errno::last());
-        }
-        if n == 0 {
-            return Ok(out);
-        }
-        // Records: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name NUL-terminated.
-        let mut at = 0usize;
-        while at + 19 < n as usize {
-            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
-            if reclen == 0 || at + reclen > n as usize {
-                return Err(nix::errno::Errno::EIO);
-            }
-            let name = &buf[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-            if let Ok(name) = std::str::from_utf8(name)
-                && name != "."
-                && name != ".."
-                && keep(name)
-            {
-                out.push(name.to_string());
-            }
-            at += reclen;
+    for e in std::fs::read_dir(dir)? {
+        if let Some(n) = e?.file_name().to_str()
+            && keep(n)
+        {
+            out.push(n.to_string());
         }
     }
+    Ok(out)
 }
 
 impl BundleDir {
@@ -192,10 +158,9 @@ impl BundleDir {
     /// locked: only Rampart writes `.NAME.rampart-PID.tmp`, and only under that lock).
     pub fn remove_stale(&self, name: &str) {
         let prefix = format!(".{name}.rampart-");
-        // Listed through the held descriptor ("." under it) with getdents64: no /proc/self/fd
-        // lookup, and none of the stat and fcntl calls of opendir(3).
-        let Ok(stale) = names_in(&self.fd, |n| n.starts_with(&prefix) && n.ends_with(".tmp"))
-        else {
+        let Ok(stale) = names_in(&self.proc_path(), |n| {
+            n.starts_with(&prefix) && n.ends_with(".tmp")
+        }) else {
             return;
         };
         for n in stale {
@@ -366,7 +331,7 @@ mod tests {
         d
     }
 
-    /// getdents64 read by hand: every name, long and many (several reads), and nothing else.
+    /// Every name, long and many (several reads), and nothing else.
     #[test]
     fn names_in_lists_a_directory() {
         let d = dir("names");
@@ -377,12 +342,11 @@ mod tests {
         for n in &want {
             std::fs::write(d.join(n), "").unwrap();
         }
-        let fd = std::fs::File::open(&d).unwrap();
-        let mut got = names_in(&fd, |_| true).unwrap();
+        let mut got = names_in(&d, |_| true).unwrap();
         got.sort();
         want.sort();
         assert_eq!(got, want);
-        let tmp = names_in(&fd, |n| n.ends_with(".tmp")).unwrap();
+        let tmp = names_in(&d, |n| n.ends_with(".tmp")).unwrap();
         assert_eq!(tmp, [".config.json.rampart-1.tmp"]);
         std::fs::remove_dir_all(&d).unwrap();
     }

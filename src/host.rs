@@ -199,30 +199,12 @@ fn is_plain_absolute(path: &Path) -> bool {
 /// `RESOLVE_NO_SYMLINKS`, which also refuses /proc's magic links). False when the kernel
 /// has no openat2 (before 5.6) or the path cannot be opened at all.
 fn opens_without_symlinks(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: open_how is plain integers; all-zero is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: a NUL-terminated path and an open_how of the size passed; the descriptor
-    // returned is closed here.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: fd is a descriptor this function opened and nothing else holds.
-    unsafe { libc::close(fd as libc::c_int) };
-    true
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+    // The descriptor is closed as it drops.
+    nix::fcntl::openat2(nix::fcntl::AT_FDCWD, path, how).is_ok()
 }
 
 /// [`BindSource`] for `source` on this host.
