@@ -156,10 +156,8 @@ pub const SOCKET_SCAN_LIMIT: usize = 4096;
 /// open and a close, and no /proc lookup (which costs the kernel a new inode and a d_path).
 pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
-    if is_plain_absolute(path) && opens_without_symlinks(path) {
-        return Ok(path.to_path_buf());
-    }
     // A descriptor's own link (a bundle held open) names what it was opened on: one readlink.
+    // Checked first: /proc/self is itself a link, so the shortcut below always fails on it.
     if let Some(fd) = path.to_str().and_then(|p| p.strip_prefix("/proc/self/fd/"))
         && !fd.is_empty()
         && fd.bytes().all(|b| b.is_ascii_digit())
@@ -168,6 +166,9 @@ pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
         && !p.as_os_str().as_encoded_bytes().ends_with(b" (deleted)")
     {
         return Ok(p);
+    }
+    if is_plain_absolute(path) && opens_without_symlinks(path) {
+        return Ok(path.to_path_buf());
     }
     let opened = std::fs::OpenOptions::new()
         .read(true)
