@@ -1,11 +1,12 @@
 //! The Debian package, as an operator meets it: scripts/package builds the .deb from this
-//! test's binary, `dpkg -i` installs it into a clean Debian 12 chroot (debootstrap minbase
-//! plus the package's dependencies, cached under target/package-chroot; a rootfs made by
-//! scripts/mkimages in target/images/rootfs-base, or $RAMPART_PACKAGE_BASE, is copied
-//! instead of debootstrapping), and the documented first steps work there: `rampart --help`,
-//! `rampart version`, `rampart check` catching a typo'd rule id, `man rampart`, bash
-//! completion. Needs root, debootstrap, unshare and the Debian mirror (first run only);
-//! without them the test says SKIPPED and passes.
+//! test's binary, `dpkg -i` (as its two steps, unpack and configure) installs it into a clean
+//! Debian 12 chroot (debootstrap minbase plus the package's dependencies, cached under
+//! target/package-chroot; a rootfs made by scripts/mkimages in target/images/rootfs-base, or
+//! $RAMPART_PACKAGE_BASE, is copied instead of debootstrapping), postinst rewrites the binary
+//! in 2 MiB blocks, and the documented first steps work there: `rampart --help`, `rampart
+//! version`, `rampart check` catching a typo'd rule id, `man rampart`, bash completion.
+//! Needs root, debootstrap, unshare and the Debian mirror (first run only); without them the
+//! test says SKIPPED and passes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -129,8 +130,26 @@ fn the_deb_installs_in_a_clean_debian_12_and_its_first_steps_work() {
     run(Command::new("cp").arg("-a").arg(&base).arg(&work));
     fs::copy(&deb, work.join("tmp/rampart.deb")).unwrap();
 
-    let out = in_chroot(&work, "dpkg -i /tmp/rampart.deb", 120);
+    // `dpkg -i` in its two steps, to see what postinst does.
+    let out = in_chroot(
+        &work,
+        "dpkg --unpack /tmp/rampart.deb && stat -c %i /usr/bin/rampart >/tmp/unpacked && dpkg --configure rampart",
+        120,
+    );
     assert!(out.status.success(), "dpkg -i: {}", text(&out));
+    // postinst rewrote the binary in 2 MiB blocks (scripts/package): a new file, with the
+    // same bytes, mode and owner as dpkg's own check sees them, and nothing left behind.
+    let out = in_chroot(
+        &work,
+        "dpkg --verify rampart && stat -c '%a %U' /usr/bin/rampart && ls /usr/bin | grep -c rampart-tmp; [ \"$(stat -c %i /usr/bin/rampart)\" != \"$(cat /tmp/unpacked)\" ] && echo rewritten",
+        60,
+    );
+    assert_eq!(
+        text(&out).trim(),
+        "755 root\n0\nrewritten",
+        "{}",
+        text(&out)
+    );
     let out = in_chroot(&work, "dpkg-query -W -f='${Conffiles}' rampart", 30);
     let conffiles = text(&out);
     assert!(
