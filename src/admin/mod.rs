@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod explain;
 pub mod install;
 pub mod learn;
+pub mod pagecache;
 pub mod profiles;
 pub mod storage;
 pub mod why;
@@ -82,6 +83,12 @@ pub const COMMANDS: &[(&str, &str, CommandMain, CommandTree)] = &[
         "print or write Rampart's man pages",
         cli::man_main,
         cli::man_command,
+    ),
+    (
+        "pagecache",
+        "load Rampart's binary into the page cache as 2 MiB pages (faster starts)",
+        pagecache::main,
+        pagecache::command,
     ),
     (
         "profile",
