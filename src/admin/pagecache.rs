@@ -216,7 +216,8 @@ fn reload(file: &File) -> Result<()> {
         return Ok(());
     }
     // Dirty pages cannot be dropped: a binary just installed may not be written back yet.
-    file.sync_all().context("fsync")?;
+    // Best effort: on a read-only file system there is nothing to write back.
+    let _ = file.sync_all();
     nix::fcntl::posix_fadvise(
         file,
         0,
