@@ -226,5 +226,14 @@ fn the_deb_installs_in_a_clean_debian_12_and_its_first_steps_work() {
         text(&out)
     );
 
+    // The boot unit: enabled by the install, gone with a purge (deb-systemd-helper, as
+    // debhelper's snippets do it).
+    let wants = work.join("etc/systemd/system/multi-user.target.wants/rampart-pagecache.service");
+    assert!(wants.symlink_metadata().is_ok(), "boot unit not enabled");
+    let out = in_chroot(&work, "dpkg --purge rampart", 120);
+    assert!(out.status.success(), "dpkg --purge: {}", text(&out));
+    assert!(wants.symlink_metadata().is_err(), "boot unit left enabled");
+    assert!(!work.join("usr/bin/rampart").exists());
+
     let _ = Command::new("rm").arg("-rf").arg(&work).status();
 }
