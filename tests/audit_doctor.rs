@@ -681,6 +681,7 @@ fn doctor_on_this_host() {
         "perf_event_paranoid",
         "docker",
         "containerd",
+        "pagecache",
     ] {
         assert!(["ok", "warn", "fail"].contains(&status(&doc, id)), "{id}");
     }

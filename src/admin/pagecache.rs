@@ -84,11 +84,48 @@ fn report(path: &Path, h: Held) -> String {
     )
 }
 
+/// How the page cache holds a file, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Held {
-    size: u64,
-    cached: u64,
-    huge: u64,
+pub struct Held {
+    pub size: u64,
+    pub cached: u64,
+    /// Held as 2 MiB pages.
+    pub huge: u64,
+}
+
+/// How the page cache holds the file at `path` now; reads nothing that is not cached.
+pub fn held(path: &Path) -> Result<Held> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    held_in_huge_pages(&file)
+}
+
+/// Whether this binary's read-only segments start on 2 MiB boundaries in the file and in
+/// memory (scripts/build-release's link), i.e. whether 2 MiB pages in the page cache can be
+/// mapped as such when it runs.
+pub fn segments_aligned() -> bool {
+    // 32-bit builds have 32-bit program headers (and are not what the package ships).
+    if cfg!(not(target_pointer_width = "64")) {
+        return false;
+    }
+    // SAFETY: getauxval only reads the auxiliary vector.
+    let (phdr, phnum) = unsafe {
+        (
+            libc::getauxval(libc::AT_PHDR),
+            libc::getauxval(libc::AT_PHNUM),
+        )
+    };
+    if phdr == 0 {
+        return false;
+    }
+    // SAFETY: AT_PHDR and AT_PHNUM describe this executable's program headers (64-bit ones,
+    // checked above), mapped for its whole life.
+    let headers =
+        unsafe { std::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum as usize) };
+    let huge = HUGE as u64;
+    headers
+        .iter()
+        .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_W == 0)
+        .all(|h| h.p_align >= huge && h.p_offset % huge == 0 && h.p_vaddr % huge == 0)
 }
 
 fn same_file(file: &File, other: &Path) -> bool {
