@@ -212,7 +212,16 @@ impl Spec {
 /// Parses any JSON document with [`Strict`]'s rules (for documents other than config.json
 /// that reach runc, such as `runc update -r`'s).
 pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
-    let Strict(v) = serde_json::from_slice(bytes).context("not valid JSON")?;
+    // The whole text checked as UTF-8 once (JSON text is UTF-8; from_slice refuses the same
+    // inputs) instead of serde_json checking each string on its own: 700 checks of a 9 KB
+    // spec were 2% of a create's instructions.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        anyhow!(
+            "not valid JSON: not UTF-8 at byte {} (JSON text is UTF-8)",
+            e.valid_up_to()
+        )
+    })?;
+    let Strict(v) = serde_json::from_str(text).context("not valid JSON")?;
     Ok(v)
 }
 
@@ -464,6 +473,20 @@ mod tests {
         }
     }
     use super::*;
+
+    /// JSON text that is not UTF-8 is refused, inside a string or outside one, as
+    /// serde_json's own per-string check refused it; NUL stays refused after the change.
+    #[test]
+    fn text_that_is_not_utf8_is_refused_whole() {
+        for bad in [&b"{\"a\":\"\xff\"}"[..], b"{\"a\xc3\":1}", b"{\"a\":1}\x80"] {
+            let e = format!("{:#}", parse_strict(bad).unwrap_err());
+            assert!(e.contains("not UTF-8 at byte"), "{e}");
+            assert!(serde_json::from_slice::<Value>(bad).is_err());
+        }
+        assert!(parse_strict("{\"a\":\"\u{e9}\\u0041\"}".as_bytes()).is_ok());
+        assert!(parse_strict(b"{\"a\":\"x\\u0000\"}").is_err());
+        assert!(parse_strict(b"{\"a\":\"x\0\"}").is_err());
+    }
     use serde_json::json;
 
     fn minimal() -> Value {
