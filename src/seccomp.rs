@@ -1247,11 +1247,8 @@ fn render_filter<'l>(
         );
     }
 
-    let ahead = if list.builtin {
-        resolved_mask(&arches)
-    } else {
-        None
-    };
+    // Used by `exists` for built-in lists only.
+    let ahead = resolved_mask(&arches);
     let mut allow: Vec<(u128, &str)> = Vec::with_capacity(512);
     let mut by_name: BTreeMap<&str, Vec<OciRule>> = BTreeMap::new();
     let mut errno_rules = Vec::new();
