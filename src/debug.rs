@@ -7,7 +7,56 @@ use serde_json::json;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// The parts of a `create` (read, parse, host facts, policy, each step, write, audit...),
+/// timed only while the debug log is on. Each [`part`] call ends the part it names, which
+/// began at the previous call (or at [`record_parts`]). Kept here, not in [`Trace`], because
+/// the parts are deep in the pipeline (planning, the steps, the bundle write), whose
+/// signatures should not carry a diagnostics handle; `create` runs on one thread.
+static RECORDING: AtomicBool = AtomicBool::new(false);
+static PARTS: Mutex<Vec<(&'static str, Instant)>> = Mutex::new(Vec::new());
+
+/// Starts timing parts (call once the debug log is known to be on).
+pub fn record_parts() {
+    if let Ok(mut p) = PARTS.lock() {
+        p.clear();
+        p.push(("", Instant::now()));
+        RECORDING.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Ends the part `name`; nothing unless [`record_parts`] was called (one atomic load).
+pub fn part(name: &'static str) {
+    if RECORDING.load(Ordering::Relaxed)
+        && let Ok(mut p) = PARTS.lock()
+    {
+        p.push((name, Instant::now()));
+    }
+}
+
+/// The parts recorded so far, in order, in ms; a name ended more than once is summed.
+fn parts_ms() -> Vec<(&'static str, f64)> {
+    match PARTS.lock() {
+        Ok(p) => durations(&p),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`parts_ms`] of a list of part ends (the first entry is the start).
+fn durations(ends: &[(&'static str, Instant)]) -> Vec<(&'static str, f64)> {
+    let mut out: Vec<(&'static str, f64)> = Vec::new();
+    for w in ends.windows(2) {
+        let ms = (w[1].1 - w[0].1).as_secs_f64() * 1000.0;
+        match out.iter_mut().find(|(n, _)| *n == w[1].0) {
+            Some((_, sum)) => *sum += ms,
+            None => out.push((w[1].0, ms)),
+        }
+    }
+    out
+}
 
 /// Phase timings of one invocation.
 pub struct Trace {
@@ -75,20 +124,25 @@ pub fn append(
     trace: &Trace,
     decision: &str,
 ) {
-    let phases: serde_json::Map<String, serde_json::Value> = trace
-        .phases
-        .iter()
-        .map(|(n, ms)| (n.to_string(), json!((ms * 1000.0).round() / 1000.0)))
-        .collect();
-    let line = json!({
+    let ms = |list: &[(&'static str, f64)]| -> serde_json::Map<String, serde_json::Value> {
+        list.iter()
+            .map(|(n, ms)| (n.to_string(), json!((ms * 1000.0).round() / 1000.0)))
+            .collect()
+    };
+    let mut line = json!({
         "time": time,
         "pid": std::process::id(),
         "caller": caller,
         "argv": redact(argv),
-        "phases_ms": phases,
+        "phases_ms": ms(&trace.phases),
         "total_ms": ((trace.start.elapsed().as_secs_f64() * 1000.0) * 1000.0).round() / 1000.0,
         "decision": decision,
     });
+    // Where `harden` went: present for `create` and `run`.
+    let parts = parts_ms();
+    if !parts.is_empty() {
+        line["parts_ms"] = serde_json::Value::Object(ms(&parts));
+    }
     let Ok(mut bytes) = serde_json::to_vec(&line) else {
         return;
     };
@@ -109,6 +163,23 @@ pub fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn parts_are_the_time_between_ends_and_a_repeated_name_is_summed() {
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        let got = durations(&[
+            ("", at(0)),
+            ("read", at(2)),
+            ("seccomp", at(5)),
+            ("read", at(6)),
+        ]);
+        let names: Vec<&str> = got.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["read", "seccomp"]);
+        assert!(got.iter().all(|(_, ms)| (ms - 3.0).abs() < 1e-6), "{got:?}");
+        assert!(durations(&[("", t)]).is_empty() && durations(&[]).is_empty());
+    }
 
     #[test]
     fn env_values_are_redacted_and_phases_recorded() {

@@ -62,6 +62,9 @@ pub fn prepare(inv: &Invocation, host: &dyn Host) -> Result<(PathBuf, Vec<OsStri
     let settings = Settings::resolve(inv, host)?;
     trace.mark("settings");
     let debug_log = settings.debug_log.clone();
+    if debug_log.is_some() {
+        crate::debug::record_parts();
+    }
     let result = prepare_with(inv, host, settings);
     if let Some(path) = &debug_log {
         trace.mark(
@@ -224,12 +227,14 @@ pub fn plan_container(
     container: Option<&crate::idmap::Container>,
 ) -> Result<Plan> {
     let bytes = dir.read(name)?;
+    crate::debug::part("read");
     let shown = dir.shown(name);
     let held = dir.proc_path();
     let path = held.join(name);
     // The bytes are freed as soon as they are parsed (peak memory with a 1 MB spec).
     let request =
         Spec::from_bytes(bytes).with_context(|| format!("cannot use {}", shown.display()))?;
+    crate::debug::part("parse");
     // Only the allow-listed keys are looked up: a spec's other annotations (a 1 MB spec may
     // carry thousands) are never copied. oci-spec's validation has already checked that
     // every annotation value is a string.
@@ -249,7 +254,9 @@ pub fn plan_container(
     };
     let choice = settings.choose(&annotations);
     let profile = settings.profiles.load(&choice.profile)?;
+    crate::debug::part("profile");
     let mut facts = host.facts(&steps::host_patterns(&profile));
+    crate::debug::part("host_facts");
     host.namespaces(&mut facts, &policy::namespaces::joined_paths(&request));
     policy::gather_sources(host, &mut facts, &request);
     if let Some(root) = request
@@ -265,6 +272,7 @@ pub fn plan_container(
         host.spec_paths(&mut facts, &rootfs, cgroups_path);
     }
     facts.userns = crate::idmap::gather(&request, &profile, &path, container);
+    crate::debug::part("spec_facts");
     let mut notes: Vec<String> = choice.untrusted.iter().cloned().collect();
     notes.extend(
         choice
@@ -296,6 +304,7 @@ pub fn plan_container(
             },
             &choice.waived,
         )?;
+        crate::debug::part("policy");
         let cx = Context {
             profile: &profile,
             host: &facts,
@@ -353,6 +362,7 @@ pub(crate) fn harden_bundle(
         .context("cannot open the bundle")?;
     let _lock = dir.lock()?;
     dir.remove_stale(CONFIG);
+    crate::debug::part("bundle");
     let container = cmd
         .id
         .as_deref()
@@ -386,6 +396,7 @@ pub(crate) fn harden_bundle(
     } else {
         None
     };
+    crate::debug::part("write");
     let rec = Record {
         workload: audit::Workload::from_spec(plan.spec.get("/annotations")),
         mode: plan.mode,
@@ -402,6 +413,7 @@ pub(crate) fn harden_bundle(
         )
     };
     let logged = audit::append(&settings.audit_log, &rec);
+    crate::debug::part("audit");
     if outcome == "refused" {
         let msg = policy::refusal_message(&plan.profile, &plan.refusals);
         return Err(match logged {
@@ -418,6 +430,7 @@ pub(crate) fn harden_bundle(
     if let Some(staged) = staged {
         staged.commit()?;
     }
+    crate::debug::part("commit");
     if let (Some(name), Some(id)) = (&plan.learning, cmd.id.as_deref()) {
         crate::record::spawn::start(name, id, runc_root, settings, &plan.spec)?;
     }

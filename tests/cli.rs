@@ -2171,6 +2171,22 @@ fn debug_log_is_opt_in_and_records_each_invocation() {
             .any(|a| a == "create")
     );
     assert!(line["phases_ms"]["settings"].is_number() && line["phases_ms"]["harden"].is_number());
+    // Where `harden` went, part by part, each step by name.
+    for part in [
+        "bundle",
+        "read",
+        "parse",
+        "profile",
+        "host_facts",
+        "spec_facts",
+        "policy",
+        "seccomp",
+        "write",
+        "audit",
+        "commit",
+    ] {
+        assert!(line["parts_ms"][part].is_number(), "{part}: {line}");
+    }
     assert!(
         line["decision"].as_str().unwrap().starts_with("exec "),
         "{line}"

@@ -90,6 +90,7 @@ pub fn harden(
     for (name, step) in steps {
         step(spec, cx, &mut Changes::new(name, &mut out))
             .with_context(|| format!("hardening step {name}"))?;
+        crate::debug::part(name);
     }
     // The request was validated against oci-spec's model when it was parsed, and every step
     // writes values built from oci-spec's types or its own literals. Re-validating the whole
