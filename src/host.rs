@@ -263,6 +263,11 @@ pub fn escaping_symlink(rootfs: &Path, dest: &str) -> Option<String> {
 /// path under one that is missing or not a directory is missing without a look.
 pub struct Links<'a> {
     rootfs: &'a Path,
+    /// The rootfs directory, held (`O_PATH`) so that each look walks only the components
+    /// below it: the rootfs's own path (`/var/lib/docker/overlay2/ID/merged`) is resolved
+    /// once instead of once per look. None where it cannot be opened (each look then goes
+    /// by the whole path, as before, and finds nothing).
+    dir: Option<std::os::fd::OwnedFd>,
     seen: std::collections::BTreeMap<String, Seen>,
 }
 
@@ -277,8 +282,16 @@ enum Seen {
 
 impl<'a> Links<'a> {
     pub fn new(rootfs: &'a Path) -> Self {
+        use nix::fcntl::OFlag;
+        let dir = nix::fcntl::open(
+            rootfs,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok();
         Links {
             rootfs,
+            dir,
             seen: std::collections::BTreeMap::new(),
         }
     }
@@ -298,8 +311,30 @@ impl<'a> Links<'a> {
         &self.seen[rel]
     }
 
+    /// `rel`: components joined by `/` (no `.` or `..`); empty for the rootfs itself.
     fn stat(&self, rel: &str) -> Seen {
+        use nix::fcntl::AtFlags;
         use std::os::unix::fs::PermissionsExt;
+        if let Some(dir) = &self.dir {
+            let flags = match rel.is_empty() {
+                true => AtFlags::AT_SYMLINK_NOFOLLOW | AtFlags::AT_EMPTY_PATH,
+                false => AtFlags::AT_SYMLINK_NOFOLLOW,
+            };
+            let st = match nix::sys::stat::fstatat(dir, rel, flags) {
+                Err(_) => return Seen::Missing,
+                Ok(st) => st,
+            };
+            return match st.st_mode & libc::S_IFMT {
+                libc::S_IFLNK => match nix::fcntl::readlinkat(dir, rel) {
+                    Ok(t) => Seen::Link(t.to_string_lossy().into_owned()),
+                    // Replaced between the two calls: judged as not a link, as a failed
+                    // readlink was before.
+                    Err(_) => Seen::Other,
+                },
+                libc::S_IFDIR => Seen::Dir(st.st_mode & 0o7777),
+                _ => Seen::Other,
+            };
+        }
         let path = self.rootfs.join(rel);
         match std::fs::symlink_metadata(&path) {
             Err(_) => Seen::Missing,
