@@ -138,7 +138,7 @@ pub fn append(
         "total_ms": ((trace.start.elapsed().as_secs_f64() * 1000.0) * 1000.0).round() / 1000.0,
         "decision": decision,
     });
-    // Where `harden` went: present for `create` and `run`.
+    // Where `harden` went: for `create` and `run` (and the steps of an `exec`).
     let parts = parts_ms();
     if !parts.is_empty() {
         line["parts_ms"] = serde_json::Value::Object(ms(&parts));

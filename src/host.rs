@@ -265,8 +265,8 @@ pub struct Links<'a> {
     rootfs: &'a Path,
     /// The rootfs directory, held (`O_PATH`) so that each look walks only the components
     /// below it: the rootfs's own path (`/var/lib/docker/overlay2/ID/merged`) is resolved
-    /// once instead of once per look. None where it cannot be opened (each look then goes
-    /// by the whole path, as before, and finds nothing).
+    /// once instead of once per look. None where it cannot be opened: each look then goes
+    /// by the whole path, as before.
     dir: Option<std::os::fd::OwnedFd>,
     seen: std::collections::BTreeMap<String, Seen>,
 }
