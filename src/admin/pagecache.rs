@@ -52,19 +52,24 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-pub fn main(_inv: &Invocation, args: &[OsString], _host: &dyn Host) -> i32 {
-    super::text_command(args, run, |e| format!("rampart pagecache: {e:#}"))
+pub fn main(_inv: &Invocation, args: &[OsString], host: &dyn Host) -> i32 {
+    super::text_command(
+        args,
+        |a| run(a, host),
+        |e| format!("rampart pagecache: {e:#}"),
+    )
 }
 
-fn run(a: Args) -> Result<String> {
+fn run(a: Args, host: &dyn Host) -> Result<String> {
     let path = match a.path {
         Some(p) => p,
-        None => std::fs::read_link("/proc/self/exe").context("cannot find this binary")?,
+        None => host.self_exe().context("cannot find this binary")?,
     };
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     if !a.check {
-        if same_file(&file, Path::new("/proc/self/exe")) {
-            return Err(reexec_from_memfd(&path));
+        let m = file.metadata()?;
+        if host.self_id() == Some((m.dev(), m.ino())) {
+            return Err(reexec_from_memfd(file, &path));
         }
         reload(&file).with_context(|| format!("cannot reload {}", path.display()))?;
     }
@@ -132,24 +137,16 @@ pub fn segments_aligned() -> bool {
         .all(|h| h.p_align >= huge && h.p_offset % huge == 0 && h.p_vaddr % huge == 0)
 }
 
-fn same_file(file: &File, other: &Path) -> bool {
-    match (file.metadata(), std::fs::metadata(other)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// Copies this binary into a memfd and execs it with the same request and the path made
-/// explicit. Returns only on failure.
-fn reexec_from_memfd(path: &Path) -> anyhow::Error {
-    let go = || -> Result<std::convert::Infallible> {
+/// Copies this binary (`me`, open at its start) into a memfd and execs it with the same
+/// request and the path made explicit. Returns only on failure.
+fn reexec_from_memfd(mut me: File, path: &Path) -> anyhow::Error {
+    let mut go = || -> Result<std::convert::Infallible> {
         let fd = nix::sys::memfd::memfd_create(
             c"rampart-pagecache",
             nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
         )
         .context("memfd_create")?;
         let mut mem = File::from(fd);
-        let mut me = File::open("/proc/self/exe").context("cannot open /proc/self/exe")?;
         std::io::copy(&mut me, &mut mem).context("cannot copy this binary into a memfd")?;
         let argv = [
             c"rampart".to_owned(),
