@@ -221,7 +221,11 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
             e.valid_up_to()
         )
     })?;
-    let Strict(v) = serde_json::from_str(text).context("not valid JSON")?;
+    let mut scratch = Scratch::for_text(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = serde::de::DeserializeSeed::deserialize(Strict(&mut scratch), &mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .context("not valid JSON")?;
     Ok(v)
 }
 
@@ -229,30 +233,53 @@ pub fn parse_strict(bytes: &[u8]) -> Result<Value> {
 /// differently, e.g. first-wins where Rampart saw last-wins) and NUL characters (which
 /// truncate paths in the kernel) are refused. Nesting deeper than 128 is refused by
 /// serde_json itself.
-struct Strict(Value);
+struct Strict<'s>(&'s mut Scratch);
 
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
+/// What one parse reuses: the elements of the arrays and objects still open, so that each
+/// array and object is allocated once, at its final size.
+struct Scratch {
+    values: Vec<Value>,
+    entries: Vec<(String, Value)>,
+    /// Whether a string may hold NUL at all: JSON carries it only as the escape `\u0000`
+    /// (a raw control character in a string is refused by serde_json), so in a text without
+    /// that sequence no string is searched.
+    nul: bool,
+}
+
+impl Scratch {
+    fn for_text(text: &str) -> Scratch {
+        Scratch {
+            values: Vec::with_capacity((text.len() / 16).min(4096)),
+            entries: Vec::with_capacity((text.len() / 64).min(1024)),
+            nul: text.contains("\\u0000"),
+        }
+    }
+
+    fn no_nul<E: serde::de::Error>(&self, s: &str) -> std::result::Result<(), E> {
+        if self.nul && s.contains('\0') {
+            return Err(E::custom(format!(
+                "NUL character in {:?}",
+                s.replace('\0', "\\0")
+            )));
+        }
+        Ok(())
     }
 }
 
-struct StrictVisitor;
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 /// The key serde_json's `arbitrary_precision` uses to pass a number's text through a map.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-fn no_nul<E: serde::de::Error>(s: &str) -> std::result::Result<(), E> {
-    match s.contains('\0') {
-        true => Err(E::custom(format!(
-            "NUL character in {:?}",
-            s.replace('\0', "\\0")
-        ))),
-        false => Ok(()),
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -271,11 +298,11 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Value, E> {
-        no_nul(v)?;
+        self.0.no_nul(v)?;
         Ok(Value::String(v.to_owned()))
     }
     fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<Value, E> {
-        no_nul(&v)?;
+        self.0.no_nul(&v)?;
         Ok(Value::String(v))
     }
     fn visit_unit<E>(self) -> std::result::Result<Value, E> {
@@ -285,38 +312,49 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         self,
         mut seq: A,
     ) -> std::result::Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
+        let scratch = self.0;
+        let start = scratch.values.len();
+        while let Some(v) = seq.next_element_seed(Strict(&mut *scratch))? {
+            scratch.values.push(v);
         }
-        Ok(Value::Array(out))
+        // Collected from an exact-size drain: one allocation of the final length.
+        Ok(Value::Array(scratch.values.drain(start..).collect()))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(
         self,
         mut map: A,
     ) -> std::result::Result<Value, A::Error> {
         use serde::de::Error;
-        // Most of a spec's objects have a few keys: one allocation for them instead of a
-        // map grown (and rehashed) from empty; larger sizes measured worse.
-        let mut out = Map::with_capacity(4);
-        let mut first = true;
-        while let Some(key) = map.next_key::<String>()? {
-            // serde_json (arbitrary_precision) hands a number over as a one-entry map holding
-            // its text, so that it reaches runc as written: 1e20 stays 1e20, 1.10 stays 1.10.
-            if std::mem::take(&mut first) && key == NUMBER_TOKEN {
-                let text: String = map.next_value()?;
-                let n = text
-                    .parse::<serde_json::Number>()
-                    .map_err(|e| A::Error::custom(format!("number {text:?}: {e}")))?;
-                if map.next_key::<String>()?.is_some() {
-                    return Err(A::Error::custom(format!("an object with the key {key:?}")));
-                }
-                return Ok(Value::Number(n));
+        let scratch = self.0;
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Value::Object(Map::new()));
+        };
+        // serde_json (arbitrary_precision) hands a number over as a one-entry map holding
+        // its text, so that it reaches runc as written: 1e20 stays 1e20, 1.10 stays 1.10.
+        if first == NUMBER_TOKEN {
+            let text: String = map.next_value()?;
+            let n = text
+                .parse::<serde_json::Number>()
+                .map_err(|e| A::Error::custom(format!("number {text:?}: {e}")))?;
+            if map.next_key::<String>()?.is_some() {
+                return Err(A::Error::custom(format!(
+                    "an object with the key {first:?}"
+                )));
             }
-            no_nul(&key)?;
-            match out.entry(key) {
+            return Ok(Value::Number(n));
+        }
+        let start = scratch.entries.len();
+        let mut key = Some(first);
+        while let Some(k) = key {
+            scratch.no_nul(&k)?;
+            let v = map.next_value_seed(Strict(&mut *scratch))?;
+            scratch.entries.push((k, v));
+            key = map.next_key::<String>()?;
+        }
+        let mut out = Map::with_capacity(scratch.entries.len() - start);
+        for (k, v) in scratch.entries.drain(start..) {
+            match out.entry(k) {
                 serde_json::map::Entry::Vacant(slot) => {
-                    let Strict(v) = map.next_value()?;
                     slot.insert(v);
                 }
                 serde_json::map::Entry::Occupied(o) => {
@@ -487,6 +525,34 @@ mod tests {
         assert!(parse_strict(b"{\"a\":\"x\\u0000\"}").is_err());
         assert!(parse_strict(b"{\"a\":\"x\0\"}").is_err());
     }
+    /// The strict parse builds the same tree serde_json does (arrays and objects of every
+    /// size and nesting, built from one shared scratch stack), and its verdicts do not
+    /// depend on where in the nesting a duplicate or a NUL sits.
+    #[test]
+    fn strict_parse_builds_serde_jsons_tree() {
+        let text = r#"{"a":[[],[[1,2],{}],{"x":[3,{"y":[]}],"z":null}],"b":{},"c":[true,false,
+            "s\u0041\\u0000",-1.10,1e20,18446744073709551615],"d":{"k1":1,"k2":[{"k3":{}}],
+            "k4":"v"},"e":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}"#;
+        let strict = parse_strict(text.as_bytes()).unwrap();
+        let plain: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(strict, plain);
+        assert_eq!(
+            serde_json::to_string(&strict).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
+        // An escaped backslash before `u0000` is no NUL: kept as written.
+        assert_eq!(strict["c"][2], json!("sA\\u0000"));
+        for (bad, needle) in [
+            (r#"{"a":[{"b":[1,{"c":1,"c":2}]}]}"#, "duplicate key \"c\""),
+            (r#"{"a":[[],{"b":{"x\u0000":1}}]}"#, "NUL character"),
+            (r#"{"a":[[],["ok","x\u0000y"]]}"#, "NUL character"),
+            (r#"{"a":1,"b":[1,2],"a":2}"#, "duplicate key \"a\""),
+        ] {
+            let e = format!("{:#}", parse_strict(bad.as_bytes()).unwrap_err());
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
     use serde_json::json;
 
     fn minimal() -> Value {
