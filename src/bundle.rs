@@ -48,19 +48,6 @@ pub struct BundleDir {
     shown: PathBuf,
 }
 
-/// The names in directory `dir` that `keep` accepts.
-fn names_in(dir: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        if let Some(n) = e?.file_name().to_str()
-            && keep(n)
-        {
-            out.push(n.to_string());
-        }
-    }
-    Ok(out)
-}
-
 impl BundleDir {
     /// Opens `path` as a directory (following symlinks once, now; never again).
     pub fn open(path: &Path) -> Result<BundleDir> {
@@ -154,40 +141,51 @@ impl BundleDir {
         Ok(buf)
     }
 
-    /// Removes temp files a killed Rampart left beside `name` (call with the directory
-    /// locked: only Rampart writes `.NAME.rampart-PID.tmp`, and only under that lock).
-    pub fn remove_stale(&self, name: &str) {
-        let prefix = format!(".{name}.rampart-");
-        let Ok(stale) = names_in(&self.proc_path(), |n| {
-            n.starts_with(&prefix) && n.ends_with(".tmp")
-        }) else {
-            return;
-        };
-        for n in stale {
-            let _ = nix::unistd::unlinkat(
-                &self.fd,
-                n.as_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
-        }
+    /// The temp file a write of `name` under the directory's lock goes through. One fixed
+    /// name: only Rampart writes it, and only while it holds the lock, so no two writers
+    /// can meet on it, and what a killed Rampart left is found without listing the
+    /// directory.
+    fn locked_temp(name: &str) -> String {
+        format!(".{name}.rampart.tmp")
+    }
+
+    /// Removes the temp file a killed Rampart left beside `name` (see
+    /// [`BundleDir::stage_locked`]); `_lock` is proof that the directory is locked.
+    pub fn remove_stale(&self, _lock: &DirLock, name: &str) {
+        let _ = nix::unistd::unlinkat(
+            &self.fd,
+            Self::locked_temp(name).as_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
     }
 
     /// Writes `bytes` to a temp file beside `name` with `name`'s mode and syncs it.
     pub fn stage(&self, name: &str, bytes: &[u8]) -> Result<Staged> {
-        self.stage_with(name, |w| w.write_all(bytes))
+        let tmp = format!(".{name}.rampart-{}.tmp", std::process::id());
+        self.stage_as(name, tmp, |w| w.write_all(bytes))
     }
 
     /// [`BundleDir::stage`] of what `write` writes (a spec serialised straight into the temp
-    /// file). An error leaves nothing behind, as for `stage`.
-    pub fn stage_with(
+    /// file), with the directory locked: the temp file has the one name
+    /// [`BundleDir::remove_stale`] removes. An error leaves nothing behind, as for `stage`.
+    pub fn stage_locked(
+        &self,
+        _lock: &DirLock,
+        name: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<Staged> {
+        self.stage_as(name, Self::locked_temp(name), write)
+    }
+
+    fn stage_as(
         &self,
         name: &str,
+        tmp: String,
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<Staged> {
         let mode = nix::sys::stat::fstatat(&self.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map(|s| s.st_mode & 0o7777)
             .unwrap_or(0o644);
-        let tmp = format!(".{name}.rampart-{}.tmp", std::process::id());
         let dir = self
             .fd
             .try_clone()
@@ -331,24 +329,32 @@ mod tests {
         d
     }
 
-    /// Every name, long and many (several reads), and nothing else.
+    /// A write under the lock goes through the one temp name, and what a killed writer left
+    /// there is removed before the next write (which would otherwise fail on O_EXCL).
     #[test]
-    fn names_in_lists_a_directory() {
-        let d = dir("names");
-        let long = "n".repeat(255);
-        let mut want: Vec<String> = (0..600).map(|i| format!("f{i}")).collect();
-        want.push(long);
-        want.push(".config.json.rampart-1.tmp".into());
-        for n in &want {
-            std::fs::write(d.join(n), "").unwrap();
-        }
-        let mut got = names_in(&d, |_| true).unwrap();
-        got.sort();
-        want.sort();
-        assert_eq!(got, want);
-        let tmp = names_in(&d, |n| n.ends_with(".tmp")).unwrap();
-        assert_eq!(tmp, [".config.json.rampart-1.tmp"]);
-        std::fs::remove_dir_all(&d).unwrap();
+    fn a_locked_write_replaces_what_a_killed_one_left() {
+        let d = dir("locked");
+        std::fs::write(d.join("config.json"), b"old").unwrap();
+        std::fs::write(d.join(".config.json.rampart.tmp"), b"half").unwrap();
+        let b = BundleDir::open(&d).unwrap();
+        let lock = b.lock().unwrap();
+        b.remove_stale(&lock, "config.json");
+        let staged = b
+            .stage_locked(&lock, "config.json", |w| w.write_all(b"new"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(d.join(".config.json.rampart.tmp")).unwrap(),
+            b"new"
+        );
+        staged.commit().unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["config.json"]);
+        assert_eq!(b.read("config.json").unwrap(), b"new");
+        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]

@@ -360,8 +360,8 @@ pub(crate) fn harden_bundle(
     const CONFIG: &str = "config.json";
     let dir = bundle::BundleDir::open(cmd.bundle.as_deref().unwrap_or(Path::new(".")))
         .context("cannot open the bundle")?;
-    let _lock = dir.lock()?;
-    dir.remove_stale(CONFIG);
+    let lock = dir.lock()?;
+    dir.remove_stale(&lock, CONFIG);
     crate::debug::part("bundle");
     let container = cmd
         .id
@@ -392,7 +392,7 @@ pub(crate) fn harden_bundle(
     let write = applies && plan.changes.iter().any(|c| c.before != c.after);
     let staged = if write {
         // Serialised straight into the temp file (no second copy of a large spec in memory).
-        Some(dir.stage_with(CONFIG, |w| plan.spec.write_to(w))?)
+        Some(dir.stage_locked(&lock, CONFIG, |w| plan.spec.write_to(w))?)
     } else {
         None
     };

@@ -202,7 +202,7 @@ impl Env {
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(".rampart-") && n.ends_with(".tmp"))
+            .filter(|n| n.contains(".rampart") && n.ends_with(".tmp"))
             .collect()
     }
     fn audit_lines(&self) -> Vec<String> {
@@ -722,8 +722,9 @@ fn sigkill_in_the_middle_of_a_rewrite_leaves_the_original_or_the_hardened_spec()
 }
 
 /// A create killed between writing its temp file and renaming it leaves
-/// `.config.json.rampart-PID.tmp` behind (Staged's Drop does not run on SIGKILL), and a later
-/// create, with another PID, does not remove it: a multi-megabyte file per killed create.
+/// `.config.json.rampart.tmp` behind (Staged's Drop does not run on SIGKILL): a later create
+/// removes it (the bug this guards against: a multi-megabyte file per killed create, when the
+/// name carried the PID and nothing removed it).
 #[test]
 
 fn no_stale_temp_file_survives_a_later_successful_create() {
