@@ -742,6 +742,10 @@ struct Group {
     requires_cap: Option<String>,
     arches: Option<Vec<String>>,
     syscalls: Vec<Cow<'static, str>>,
+    /// A built-in list's `syscalls` as [`resolved`] answers for each, in the same order
+    /// (empty when a name is missing from that table, and for admins' lists): `exists`
+    /// without a lookup per name.
+    resolved: Vec<(u8, u8)>,
     rules: Vec<ListRule>,
 }
 
@@ -807,7 +811,7 @@ impl AllowList {
         );
         for g in &self.groups {
             o += &format!(
-                "            Group {{\n                name: {:?}.to_string(),\n                description: {:?}.to_string(),\n                requires_cap: {},\n                arches: {},\n                syscalls: vec![{}],\n                rules: vec![\n",
+                "            Group {{\n                name: {:?}.to_string(),\n                description: {:?}.to_string(),\n                requires_cap: {},\n                arches: {},\n                syscalls: vec![{}],\n                resolved: vec![{}],\n                rules: vec![\n",
                 g.name,
                 g.description,
                 match &g.requires_cap {
@@ -818,6 +822,11 @@ impl AllowList {
                 g.syscalls
                     .iter()
                     .map(|s| format!("Cow::Borrowed({s:?})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                g.resolved
+                    .iter()
+                    .map(|(real, known)| format!("({real:#05b}, {known:#05b})"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -939,12 +948,17 @@ fn compile<'a>(
                 args,
             });
         }
+        let resolved = match builtin {
+            true => g.syscalls.iter().map(|s| resolved(s)).collect(),
+            false => None,
+        };
         groups.push(Group {
             name: g.name,
             description: g.description,
             requires_cap: g.requires_cap,
             arches: g.arches,
             syscalls: g.syscalls.into_iter().map(&own).collect(),
+            resolved: resolved.unwrap_or_default(),
             rules,
         });
     }
@@ -1180,13 +1194,18 @@ fn strings(names: &[&str]) -> Value {
 /// `ahead`: the bits of `arches` in the table of names resolved ahead, for a built-in list
 /// ([`resolved_mask`]): ~350 lookups in libseccomp's large name table on every create were
 /// 4% of its time, mostly cache misses.
+/// [`exists`] from a built-in name's [`resolved`] bits and the architectures' mask: a real
+/// number on one of them; or, known on none of them, a name newer than libseccomp, which a
+/// built-in list keeps.
+fn exists_as((real, known): (u8, u8), mask: u8) -> bool {
+    (real & mask) != 0 || (known & mask) == 0
+}
+
 fn exists(list: &AllowList, name: &str, arches: &[Arch], ahead: Option<u8>) -> Result<bool> {
     if let Some(mask) = ahead.filter(|_| list.builtin)
-        && let Some((real, known)) = resolved(name)
+        && let Some(bits) = resolved(name)
     {
-        // A real number on one of them; or, known on none of them, a name newer than
-        // libseccomp, which a built-in list keeps.
-        return Ok((real & mask) != 0 || (known & mask) == 0);
+        return Ok(exists_as(bits, mask));
     }
     let mut known = false;
     for a in arches {
@@ -1263,8 +1282,12 @@ fn render_filter<'l>(
         {
             continue;
         }
-        for name in &g.syscalls {
-            if exists(list, name, &arches, ahead)? {
+        for (i, name) in g.syscalls.iter().enumerate() {
+            let found = match (ahead, g.resolved.get(i)) {
+                (Some(mask), Some(&bits)) => exists_as(bits, mask),
+                _ => exists(list, name, &arches, ahead)?,
+            };
+            if found {
                 allow.push((name_key(name), name));
             }
         }

@@ -17,6 +17,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("execve"), Cow::Borrowed("execveat"), Cow::Borrowed("exit"), Cow::Borrowed("exit_group"), Cow::Borrowed("fork"), Cow::Borrowed("vfork"), Cow::Borrowed("wait4"), Cow::Borrowed("waitid"), Cow::Borrowed("waitpid"), Cow::Borrowed("getpid"), Cow::Borrowed("getppid"), Cow::Borrowed("getpgid"), Cow::Borrowed("getpgrp"), Cow::Borrowed("setpgid"), Cow::Borrowed("getsid"), Cow::Borrowed("setsid"), Cow::Borrowed("kill"), Cow::Borrowed("pidfd_open"), Cow::Borrowed("pidfd_send_signal"), Cow::Borrowed("process_mrelease"), Cow::Borrowed("prctl"), Cow::Borrowed("restart_syscall"), Cow::Borrowed("getrusage"), Cow::Borrowed("times")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                     ListRule {
                         syscall: Cow::Borrowed("clone"),
@@ -54,6 +55,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("gettid"), Cow::Borrowed("tkill"), Cow::Borrowed("tgkill"), Cow::Borrowed("set_tid_address"), Cow::Borrowed("set_robust_list"), Cow::Borrowed("get_robust_list"), Cow::Borrowed("futex"), Cow::Borrowed("futex_time64"), Cow::Borrowed("futex_waitv"), Cow::Borrowed("futex_wait"), Cow::Borrowed("futex_wake"), Cow::Borrowed("futex_requeue"), Cow::Borrowed("rseq"), Cow::Borrowed("membarrier"), Cow::Borrowed("set_thread_area"), Cow::Borrowed("get_thread_area")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111), (0b011, 0b111)],
                 rules: vec![
                 ],
             },
@@ -63,6 +65,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("getuid"), Cow::Borrowed("geteuid"), Cow::Borrowed("getgid"), Cow::Borrowed("getegid"), Cow::Borrowed("getresuid"), Cow::Borrowed("getresgid"), Cow::Borrowed("getgroups"), Cow::Borrowed("setuid"), Cow::Borrowed("setgid"), Cow::Borrowed("setreuid"), Cow::Borrowed("setregid"), Cow::Borrowed("setresuid"), Cow::Borrowed("setresgid"), Cow::Borrowed("setgroups"), Cow::Borrowed("setfsuid"), Cow::Borrowed("setfsgid"), Cow::Borrowed("getuid32"), Cow::Borrowed("geteuid32"), Cow::Borrowed("getgid32"), Cow::Borrowed("getegid32"), Cow::Borrowed("getresuid32"), Cow::Borrowed("getresgid32"), Cow::Borrowed("getgroups32"), Cow::Borrowed("setuid32"), Cow::Borrowed("setgid32"), Cow::Borrowed("setreuid32"), Cow::Borrowed("setregid32"), Cow::Borrowed("setresuid32"), Cow::Borrowed("setresgid32"), Cow::Borrowed("setgroups32"), Cow::Borrowed("setfsuid32"), Cow::Borrowed("setfsgid32"), Cow::Borrowed("capget"), Cow::Borrowed("capset")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -72,6 +75,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("read"), Cow::Borrowed("write"), Cow::Borrowed("readv"), Cow::Borrowed("writev"), Cow::Borrowed("pread64"), Cow::Borrowed("pwrite64"), Cow::Borrowed("preadv"), Cow::Borrowed("pwritev"), Cow::Borrowed("preadv2"), Cow::Borrowed("pwritev2"), Cow::Borrowed("lseek"), Cow::Borrowed("_llseek"), Cow::Borrowed("open"), Cow::Borrowed("openat"), Cow::Borrowed("openat2"), Cow::Borrowed("creat"), Cow::Borrowed("close"), Cow::Borrowed("close_range"), Cow::Borrowed("dup"), Cow::Borrowed("dup2"), Cow::Borrowed("dup3"), Cow::Borrowed("fcntl"), Cow::Borrowed("fcntl64"), Cow::Borrowed("ioctl"), Cow::Borrowed("flock"), Cow::Borrowed("fsync"), Cow::Borrowed("fdatasync"), Cow::Borrowed("sync"), Cow::Borrowed("syncfs"), Cow::Borrowed("sync_file_range"), Cow::Borrowed("fallocate"), Cow::Borrowed("ftruncate"), Cow::Borrowed("ftruncate64"), Cow::Borrowed("truncate"), Cow::Borrowed("truncate64"), Cow::Borrowed("fadvise64"), Cow::Borrowed("fadvise64_64"), Cow::Borrowed("readahead"), Cow::Borrowed("sendfile"), Cow::Borrowed("sendfile64"), Cow::Borrowed("splice"), Cow::Borrowed("tee"), Cow::Borrowed("copy_file_range"), Cow::Borrowed("pipe"), Cow::Borrowed("pipe2"), Cow::Borrowed("getdents"), Cow::Borrowed("getdents64")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -81,6 +85,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("stat"), Cow::Borrowed("fstat"), Cow::Borrowed("lstat"), Cow::Borrowed("newfstatat"), Cow::Borrowed("stat64"), Cow::Borrowed("fstat64"), Cow::Borrowed("lstat64"), Cow::Borrowed("fstatat64"), Cow::Borrowed("statx"), Cow::Borrowed("statfs"), Cow::Borrowed("fstatfs"), Cow::Borrowed("statfs64"), Cow::Borrowed("fstatfs64"), Cow::Borrowed("access"), Cow::Borrowed("faccessat"), Cow::Borrowed("faccessat2"), Cow::Borrowed("getcwd"), Cow::Borrowed("chdir"), Cow::Borrowed("fchdir"), Cow::Borrowed("umask"), Cow::Borrowed("mkdir"), Cow::Borrowed("mkdirat"), Cow::Borrowed("rmdir"), Cow::Borrowed("mknod"), Cow::Borrowed("mknodat"), Cow::Borrowed("rename"), Cow::Borrowed("renameat"), Cow::Borrowed("renameat2"), Cow::Borrowed("link"), Cow::Borrowed("linkat"), Cow::Borrowed("unlink"), Cow::Borrowed("unlinkat"), Cow::Borrowed("symlink"), Cow::Borrowed("symlinkat"), Cow::Borrowed("readlink"), Cow::Borrowed("readlinkat"), Cow::Borrowed("chmod"), Cow::Borrowed("fchmod"), Cow::Borrowed("fchmodat"), Cow::Borrowed("fchmodat2"), Cow::Borrowed("chown"), Cow::Borrowed("fchown"), Cow::Borrowed("fchownat"), Cow::Borrowed("lchown"), Cow::Borrowed("chown32"), Cow::Borrowed("fchown32"), Cow::Borrowed("lchown32"), Cow::Borrowed("utime"), Cow::Borrowed("utimes"), Cow::Borrowed("futimesat"), Cow::Borrowed("utimensat"), Cow::Borrowed("utimensat_time64"), Cow::Borrowed("getxattr"), Cow::Borrowed("lgetxattr"), Cow::Borrowed("fgetxattr"), Cow::Borrowed("setxattr"), Cow::Borrowed("lsetxattr"), Cow::Borrowed("fsetxattr"), Cow::Borrowed("listxattr"), Cow::Borrowed("llistxattr"), Cow::Borrowed("flistxattr"), Cow::Borrowed("removexattr"), Cow::Borrowed("lremovexattr"), Cow::Borrowed("fremovexattr"), Cow::Borrowed("name_to_handle_at"), Cow::Borrowed("inotify_init"), Cow::Borrowed("inotify_init1"), Cow::Borrowed("inotify_add_watch"), Cow::Borrowed("inotify_rm_watch")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b101, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -90,6 +95,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("brk"), Cow::Borrowed("mmap"), Cow::Borrowed("mmap2"), Cow::Borrowed("munmap"), Cow::Borrowed("mremap"), Cow::Borrowed("mprotect"), Cow::Borrowed("madvise"), Cow::Borrowed("mincore"), Cow::Borrowed("msync"), Cow::Borrowed("remap_file_pages"), Cow::Borrowed("mlock"), Cow::Borrowed("mlock2"), Cow::Borrowed("munlock"), Cow::Borrowed("mlockall"), Cow::Borrowed("munlockall"), Cow::Borrowed("memfd_create"), Cow::Borrowed("memfd_secret"), Cow::Borrowed("pkey_alloc"), Cow::Borrowed("pkey_free"), Cow::Borrowed("pkey_mprotect"), Cow::Borrowed("map_shadow_stack")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111)],
                 rules: vec![
                 ],
             },
@@ -99,6 +105,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("rt_sigaction"), Cow::Borrowed("rt_sigprocmask"), Cow::Borrowed("rt_sigreturn"), Cow::Borrowed("rt_sigpending"), Cow::Borrowed("rt_sigsuspend"), Cow::Borrowed("rt_sigtimedwait"), Cow::Borrowed("rt_sigtimedwait_time64"), Cow::Borrowed("rt_sigqueueinfo"), Cow::Borrowed("rt_tgsigqueueinfo"), Cow::Borrowed("sigaltstack"), Cow::Borrowed("signalfd"), Cow::Borrowed("signalfd4"), Cow::Borrowed("pause"), Cow::Borrowed("sigprocmask"), Cow::Borrowed("sigreturn")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111)],
                 rules: vec![
                 ],
             },
@@ -108,6 +115,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("clock_gettime"), Cow::Borrowed("clock_gettime64"), Cow::Borrowed("clock_getres"), Cow::Borrowed("clock_getres_time64"), Cow::Borrowed("clock_nanosleep"), Cow::Borrowed("clock_nanosleep_time64"), Cow::Borrowed("nanosleep"), Cow::Borrowed("gettimeofday"), Cow::Borrowed("time"), Cow::Borrowed("alarm"), Cow::Borrowed("getitimer"), Cow::Borrowed("setitimer"), Cow::Borrowed("timer_create"), Cow::Borrowed("timer_delete"), Cow::Borrowed("timer_getoverrun"), Cow::Borrowed("timer_gettime"), Cow::Borrowed("timer_gettime64"), Cow::Borrowed("timer_settime"), Cow::Borrowed("timer_settime64"), Cow::Borrowed("timerfd_create"), Cow::Borrowed("timerfd_gettime"), Cow::Borrowed("timerfd_gettime64"), Cow::Borrowed("timerfd_settime"), Cow::Borrowed("timerfd_settime64"), Cow::Borrowed("adjtimex"), Cow::Borrowed("clock_adjtime"), Cow::Borrowed("clock_adjtime64")],
+                resolved: vec![(0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)],
                 rules: vec![
                 ],
             },
@@ -117,6 +125,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("sched_yield"), Cow::Borrowed("sched_getaffinity"), Cow::Borrowed("sched_setaffinity"), Cow::Borrowed("sched_getparam"), Cow::Borrowed("sched_setparam"), Cow::Borrowed("sched_getscheduler"), Cow::Borrowed("sched_setscheduler"), Cow::Borrowed("sched_getattr"), Cow::Borrowed("sched_setattr"), Cow::Borrowed("sched_get_priority_max"), Cow::Borrowed("sched_get_priority_min"), Cow::Borrowed("sched_rr_get_interval"), Cow::Borrowed("sched_rr_get_interval_time64"), Cow::Borrowed("getpriority"), Cow::Borrowed("setpriority"), Cow::Borrowed("ioprio_get"), Cow::Borrowed("ioprio_set"), Cow::Borrowed("getcpu"), Cow::Borrowed("getrlimit"), Cow::Borrowed("setrlimit"), Cow::Borrowed("prlimit64"), Cow::Borrowed("ugetrlimit"), Cow::Borrowed("sysinfo"), Cow::Borrowed("uname"), Cow::Borrowed("getrandom")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -126,6 +135,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("poll"), Cow::Borrowed("ppoll"), Cow::Borrowed("ppoll_time64"), Cow::Borrowed("select"), Cow::Borrowed("_newselect"), Cow::Borrowed("pselect6"), Cow::Borrowed("pselect6_time64"), Cow::Borrowed("epoll_create"), Cow::Borrowed("epoll_create1"), Cow::Borrowed("epoll_ctl"), Cow::Borrowed("epoll_wait"), Cow::Borrowed("epoll_pwait"), Cow::Borrowed("epoll_pwait2"), Cow::Borrowed("eventfd"), Cow::Borrowed("eventfd2")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -135,6 +145,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("io_setup"), Cow::Borrowed("io_destroy"), Cow::Borrowed("io_submit"), Cow::Borrowed("io_cancel"), Cow::Borrowed("io_getevents"), Cow::Borrowed("io_pgetevents"), Cow::Borrowed("io_pgetevents_time64")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)],
                 rules: vec![
                 ],
             },
@@ -144,6 +155,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("ipc"), Cow::Borrowed("msgget"), Cow::Borrowed("msgsnd"), Cow::Borrowed("msgrcv"), Cow::Borrowed("msgctl"), Cow::Borrowed("semget"), Cow::Borrowed("semop"), Cow::Borrowed("semtimedop"), Cow::Borrowed("semtimedop_time64"), Cow::Borrowed("semctl"), Cow::Borrowed("shmget"), Cow::Borrowed("shmat"), Cow::Borrowed("shmdt"), Cow::Borrowed("shmctl"), Cow::Borrowed("mq_open"), Cow::Borrowed("mq_unlink"), Cow::Borrowed("mq_timedsend"), Cow::Borrowed("mq_timedsend_time64"), Cow::Borrowed("mq_timedreceive"), Cow::Borrowed("mq_timedreceive_time64"), Cow::Borrowed("mq_notify"), Cow::Borrowed("mq_getsetattr")],
+                resolved: vec![(0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -153,6 +165,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("socketpair"), Cow::Borrowed("bind"), Cow::Borrowed("connect"), Cow::Borrowed("listen"), Cow::Borrowed("accept"), Cow::Borrowed("accept4"), Cow::Borrowed("getsockname"), Cow::Borrowed("getpeername"), Cow::Borrowed("getsockopt"), Cow::Borrowed("setsockopt"), Cow::Borrowed("sendto"), Cow::Borrowed("recvfrom"), Cow::Borrowed("sendmsg"), Cow::Borrowed("recvmsg"), Cow::Borrowed("sendmmsg"), Cow::Borrowed("recvmmsg"), Cow::Borrowed("recvmmsg_time64"), Cow::Borrowed("send"), Cow::Borrowed("recv"), Cow::Borrowed("shutdown")],
+                resolved: vec![(0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b000, 0b111), (0b000, 0b111), (0b101, 0b111)],
                 rules: vec![
                     ListRule {
                         syscall: Cow::Borrowed("socket"),
@@ -169,6 +182,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("seccomp"), Cow::Borrowed("landlock_create_ruleset"), Cow::Borrowed("landlock_add_rule"), Cow::Borrowed("landlock_restrict_self")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -178,6 +192,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: None,
                 syscalls: vec![Cow::Borrowed("ptrace"), Cow::Borrowed("process_vm_readv"), Cow::Borrowed("process_vm_writev")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -187,6 +202,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: Some("CAP_SYS_PTRACE".to_string()),
                 arches: None,
                 syscalls: vec![Cow::Borrowed("kcmp"), Cow::Borrowed("pidfd_getfd"), Cow::Borrowed("process_madvise")],
+                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -196,6 +212,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: Some("CAP_SYS_CHROOT".to_string()),
                 arches: None,
                 syscalls: vec![Cow::Borrowed("chroot")],
+                resolved: vec![(0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -205,6 +222,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: Some(vec!["x86_64".to_string(), "x86".to_string()]),
                 syscalls: vec![Cow::Borrowed("arch_prctl")],
+                resolved: vec![(0b111, 0b111)],
                 rules: vec![
                 ],
             },
@@ -214,6 +232,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: Some(vec!["aarch64".to_string(), "arm".to_string()]),
                 syscalls: vec![Cow::Borrowed("cacheflush"), Cow::Borrowed("set_tls"), Cow::Borrowed("breakpoint"), Cow::Borrowed("arm_fadvise64_64"), Cow::Borrowed("arm_sync_file_range"), Cow::Borrowed("sync_file_range2")],
+                resolved: vec![(0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111)],
                 rules: vec![
                 ],
             },
@@ -223,6 +242,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: Some(vec!["powerpc64".to_string()]),
                 syscalls: vec![Cow::Borrowed("swapcontext"), Cow::Borrowed("sync_file_range2")],
+                resolved: vec![(0b000, 0b111), (0b000, 0b111)],
                 rules: vec![
                 ],
             },
@@ -232,6 +252,7 @@ fn compiled_builtins() -> Vec<AllowList> {
                 requires_cap: None,
                 arches: Some(vec!["riscv64".to_string()]),
                 syscalls: vec![Cow::Borrowed("riscv_flush_icache")],
+                resolved: vec![(0b000, 0b111)],
                 rules: vec![
                 ],
             },
