@@ -41,7 +41,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Allow-lists shipped in the binary, by name.
 pub const BUILTIN: &[(&str, &str)] = &[(
@@ -721,14 +721,20 @@ fn errno_by_name(name: &str) -> Option<u64> {
     Some(n as u64)
 }
 
+/// Text that is a constant for the built-in lists (compiled into `seccomp_builtin.rs` as
+/// static data: nothing to allocate per create) and owned for an admin's.
+type Text = Cow<'static, str>;
+/// A list of [`Text`].
+type Texts = Cow<'static, [Text]>;
+
 /// A parsed, checked allow-list.
 #[derive(Debug, Clone)]
 pub struct AllowList {
     /// `rampart-default`, or the path of an admin's file.
-    pub name: String,
-    pub description: String,
+    pub name: Text,
+    pub description: Text,
     default_errno: u32,
-    groups: Vec<Group>,
+    groups: Cow<'static, [Group]>,
     /// Built-in lists are checked against libseccomp by unit tests; a name the host's
     /// libseccomp does not know is then newer than it and is passed on for runc to resolve.
     /// In an admin's file it is an error (a typo).
@@ -737,25 +743,25 @@ pub struct AllowList {
 
 #[derive(Debug, Clone)]
 struct Group {
-    name: String,
-    description: String,
-    requires_cap: Option<String>,
-    arches: Option<Vec<String>>,
-    syscalls: Vec<Cow<'static, str>>,
+    name: Text,
+    description: Text,
+    requires_cap: Option<Text>,
+    arches: Option<Texts>,
+    syscalls: Texts,
     /// A built-in list's `syscalls` as [`resolved`] answers for each, in the same order
     /// (empty when a name is missing from that table, and for admins' lists): `exists`
     /// without a lookup per name.
-    resolved: Vec<(u8, u8)>,
-    rules: Vec<ListRule>,
+    resolved: Cow<'static, [(u8, u8)]>,
+    rules: Cow<'static, [ListRule]>,
 }
 
 #[derive(Debug, Clone)]
 struct ListRule {
-    syscall: Cow<'static, str>,
-    arches: Option<Vec<String>>,
-    not_arches: Option<Vec<String>>,
+    syscall: Text,
+    arches: Option<Texts>,
+    not_arches: Option<Texts>,
     action: Action,
-    args: Vec<Cond>,
+    args: Cow<'static, [Cond]>,
 }
 
 impl ListRule {
@@ -792,50 +798,47 @@ impl AllowList {
     /// This list as a Rust expression (for `seccomp_builtin.rs`; see [`load`]).
     #[cfg(test)]
     fn to_rust(&self) -> String {
-        fn strs(v: &Option<Vec<String>>) -> String {
-            match v {
-                None => "None".into(),
-                Some(v) => format!(
-                    "Some(vec![{}])",
-                    v.iter()
-                        .map(|s| format!("{s:?}.to_string()"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }
+        fn text(s: &str) -> String {
+            format!("Cow::Borrowed({s:?})")
+        }
+        fn texts(v: &[Text]) -> String {
+            let items: Vec<String> = v.iter().map(|s| text(s)).collect();
+            format!("Cow::Borrowed(&[{}])", items.join(", "))
+        }
+        fn some_texts(v: &Option<Texts>) -> String {
+            v.as_ref()
+                .map_or("None".into(), |v| format!("Some({})", texts(v)))
         }
         let mut o = String::new();
         o += &format!(
-            "AllowList {{\n        name: {:?}.to_string(),\n        description: {:?}.to_string(),\n        default_errno: {},\n        builtin: {},\n        groups: vec![\n",
-            self.name, self.description, self.default_errno, self.builtin
+            "AllowList {{\n        name: {},\n        description: {},\n        default_errno: {},\n        builtin: {},\n        groups: Cow::Borrowed(&[\n",
+            text(&self.name),
+            text(&self.description),
+            self.default_errno,
+            self.builtin
         );
-        for g in &self.groups {
+        for g in self.groups.iter() {
             o += &format!(
-                "            Group {{\n                name: {:?}.to_string(),\n                description: {:?}.to_string(),\n                requires_cap: {},\n                arches: {},\n                syscalls: vec![{}],\n                resolved: vec![{}],\n                rules: vec![\n",
-                g.name,
-                g.description,
-                match &g.requires_cap {
-                    None => "None".to_string(),
-                    Some(c) => format!("Some({c:?}.to_string())"),
-                },
-                strs(&g.arches),
-                g.syscalls
-                    .iter()
-                    .map(|s| format!("Cow::Borrowed({s:?})"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "            Group {{\n                name: {},\n                description: {},\n                requires_cap: {},\n                arches: {},\n                syscalls: {},\n                resolved: Cow::Borrowed(&[{}]),\n                rules: Cow::Borrowed(&[\n",
+                text(&g.name),
+                text(&g.description),
+                g.requires_cap
+                    .as_ref()
+                    .map_or("None".into(), |c| format!("Some({})", text(c))),
+                some_texts(&g.arches),
+                texts(&g.syscalls),
                 g.resolved
                     .iter()
                     .map(|(real, known)| format!("({real:#05b}, {known:#05b})"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            for r in &g.rules {
+            for r in g.rules.iter() {
                 o += &format!(
-                    "                    ListRule {{\n                        syscall: Cow::Borrowed({:?}),\n                        arches: {},\n                        not_arches: {},\n                        action: Action::{:?},\n                        args: vec![{}],\n                    }},\n",
-                    r.syscall,
-                    strs(&r.arches),
-                    strs(&r.not_arches),
+                    "                    ListRule {{\n                        syscall: {},\n                        arches: {},\n                        not_arches: {},\n                        action: Action::{:?},\n                        args: Cow::Borrowed(&[{}]),\n                    }},\n",
+                    text(&r.syscall),
+                    some_texts(&r.arches),
+                    some_texts(&r.not_arches),
                     r.action,
                     r.args
                         .iter()
@@ -847,22 +850,22 @@ impl AllowList {
                         .join(", ")
                 );
             }
-            o += "                ],\n            },\n";
+            o += "                ]),\n            },\n";
         }
-        o += "        ],\n    }";
+        o += "        ]),\n    }";
         o
     }
 
     /// Names of the groups, in file order.
     pub fn group_names(&self) -> Vec<&str> {
-        self.groups.iter().map(|g| g.name.as_str()).collect()
+        self.groups.iter().map(|g| g.name.as_ref()).collect()
     }
 
     /// (name, description) of each group, for `rampart explain`.
     pub fn groups(&self) -> impl Iterator<Item = (&str, &str)> {
         self.groups
             .iter()
-            .map(|g| (g.name.as_str(), g.description.as_str()))
+            .map(|g| (g.name.as_ref(), g.description.as_ref()))
     }
 }
 
@@ -942,24 +945,24 @@ fn compile<'a>(
             seen.push((r.syscall, gi, true));
             rules.push(ListRule {
                 syscall: own(r.syscall),
-                arches: r.arches,
-                not_arches: r.not_arches,
+                arches: r.arches.map(texts),
+                not_arches: r.not_arches.map(texts),
                 action,
-                args,
+                args: args.into(),
             });
         }
-        let resolved = match builtin {
+        let resolved: Option<Vec<(u8, u8)>> = match builtin {
             true => g.syscalls.iter().map(|s| resolved(s)).collect(),
             false => None,
         };
         groups.push(Group {
-            name: g.name,
-            description: g.description,
-            requires_cap: g.requires_cap,
-            arches: g.arches,
+            name: g.name.into(),
+            description: g.description.into(),
+            requires_cap: g.requires_cap.map(Cow::Owned),
+            arches: g.arches.map(texts),
             syscalls: g.syscalls.into_iter().map(&own).collect(),
-            resolved: resolved.unwrap_or_default(),
-            rules,
+            resolved: resolved.unwrap_or_default().into(),
+            rules: rules.into(),
         });
     }
     // Built-in lists are checked by unit tests (which parse them as admin files).
@@ -985,12 +988,16 @@ fn compile<'a>(
         );
     }
     Ok(AllowList {
-        name: name.to_string(),
-        description: raw.description,
+        name: Cow::Owned(name.to_string()),
+        description: raw.description.into(),
         default_errno,
-        groups,
+        groups: groups.into(),
         builtin,
     })
+}
+
+fn texts(v: Vec<String>) -> Texts {
+    v.into_iter().map(Cow::Owned).collect()
 }
 
 fn compile_filter(f: &RawArgFilter) -> Result<Vec<Cond>> {
@@ -1065,13 +1072,12 @@ fn resolved(name: &str) -> Option<(u8, u8)> {
 }
 
 /// Loads an allow-list: a built-in by name (`rampart-default`) or an admin's file by
-/// absolute path. Built-ins are compiled ahead of time (see `seccomp_builtin.rs`) and built
-/// once per process.
+/// absolute path. Built-ins are compiled ahead of time into static data (see
+/// `seccomp_builtin.rs`).
 pub fn load(name_or_path: &str) -> Result<Arc<AllowList>> {
-    static CACHE: OnceLock<Vec<Arc<AllowList>>> = OnceLock::new();
     if let Some(i) = BUILTIN.iter().position(|(n, _)| *n == name_or_path) {
-        let cache = CACHE.get_or_init(|| compiled_builtins().into_iter().map(Arc::new).collect());
-        return Ok(cache[i].clone());
+        // A copy of the static list's top level only: its parts stay borrowed.
+        return Ok(Arc::new(COMPILED[i].clone()));
     }
     let path = std::path::Path::new(name_or_path);
     if !path.is_absolute() {
@@ -1271,11 +1277,11 @@ fn render_filter<'l>(
     let mut allow: Vec<(u128, &str)> = Vec::with_capacity(512);
     let mut by_name: BTreeMap<&str, Vec<OciRule>> = BTreeMap::new();
     let mut errno_rules = Vec::new();
-    for g in &list.groups {
-        if policy.deny_groups.contains(&g.name)
+    for g in list.groups.iter() {
+        if policy.deny_groups.iter().any(|d| *d == g.name)
             || g.requires_cap
                 .as_ref()
-                .is_some_and(|c| !bounding_caps.contains(c))
+                .is_some_and(|c| !bounding_caps.iter().any(|b| *b == *c))
             || g.arches
                 .as_ref()
                 .is_some_and(|a| !a.iter().any(|x| x == rust_arch))
@@ -1298,7 +1304,7 @@ fn render_filter<'l>(
             let rule = OciRule {
                 names: vec![&r.syscall],
                 action: r.action,
-                args: r.args.clone(),
+                args: r.args.to_vec(),
             };
             if r.args.is_empty() {
                 errno_rules.push(rule);
@@ -1442,7 +1448,7 @@ impl AllowList {
                         .iter()
                         .any(|r| r.syscall == name && r.action.allows() && r.applies_to(rust_arch))
             })
-            .map(|g| (g.name.as_str(), g.requires_cap.as_deref()))
+            .map(|g| (g.name.as_ref(), g.requires_cap.as_deref()))
     }
 }
 
@@ -2443,20 +2449,20 @@ mod tests {
     #[test]
     fn builtin_lists_are_compiled_ahead() {
         let mut want = String::from(
-            "// @generated by the unit test seccomp::tests::builtin_lists_are_compiled_ahead from\n// seccomp/*.json (RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead).\n// Do not edit: edit the JSON and regenerate.\n\n/// The built-in allow-lists, in `BUILTIN`'s order, as `AllowList::parse_builtin` makes them.\nfn compiled_builtins() -> Vec<AllowList> {\n    vec![\n",
+            "// @generated by the unit test seccomp::tests::builtin_lists_are_compiled_ahead from\n// seccomp/*.json (RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead).\n// Do not edit: edit the JSON and regenerate.\n\n/// The built-in allow-lists, in `BUILTIN`'s order, as `AllowList::parse_builtin` makes them:\n/// static data, nothing built at run time.\nstatic COMPILED: &[AllowList] = &[\n",
         );
         for (name, text) in BUILTIN {
             want += "    ";
             want += &AllowList::parse_builtin(name, text).unwrap().to_rust();
             want += ",\n";
         }
-        want += "    ]\n}\n";
+        want += "];\n";
         crate::profile::generated_is_current(
             "src/seccomp_builtin.rs",
             &want,
             "builtin_lists_are_compiled_ahead",
         );
-        let built = compiled_builtins();
+        let built = COMPILED;
         assert_eq!(built.len(), BUILTIN.len());
         for (b, (name, text)) in built.iter().zip(BUILTIN) {
             let parsed = AllowList::parse_builtin(name, text).unwrap();
@@ -2478,7 +2484,7 @@ mod tests {
             .collect();
         let mut names: Vec<&str> = Vec::new();
         for l in &lists {
-            for g in &l.groups {
+            for g in l.groups.iter() {
                 names.extend(g.syscalls.iter().map(|n| n.as_ref()));
                 names.extend(g.rules.iter().map(|r| r.syscall.as_ref()));
             }
@@ -2868,9 +2874,10 @@ mod tests {
     }
 
     #[test]
-    fn builtin_list_loads_and_is_cached() {
+    fn builtin_list_loads_from_static_data() {
         let a = list();
-        assert!(Arc::ptr_eq(&a, &list()));
+        // Nothing of it is built at run time: the groups (and all below them) are borrowed.
+        assert!(matches!(a.groups, Cow::Borrowed(_)));
         // The checks built-ins skip at run time (duplicates, names in two places).
         for (name, text) in BUILTIN {
             AllowList::parse(name, text).unwrap();
@@ -2924,7 +2931,7 @@ mod tests {
     #[test]
     fn every_name_is_a_syscall_somewhere() {
         let arches: Vec<ScmpArch> = ALL_ARCHES.iter().filter_map(|a| a.scmp).collect();
-        for g in &list().groups {
+        for g in list().groups.iter() {
             let names = g.syscalls.iter().chain(g.rules.iter().map(|r| &r.syscall));
             for n in names {
                 let real = arches.iter().any(|a| {
@@ -2937,7 +2944,7 @@ mod tests {
                 );
             }
             // An arch-specific group names syscalls of those architectures.
-            for host in g.arches.iter().flatten() {
+            for host in g.arches.iter().flat_map(|a| a.iter()) {
                 let (native, compat) = host_arches(host).unwrap();
                 let mut ours: Vec<Arch> = vec![native];
                 ours.extend_from_slice(compat);

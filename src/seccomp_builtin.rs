@@ -2,261 +2,260 @@
 // seccomp/*.json (RAMPART_REGEN=1 cargo test --lib builtin_lists_are_compiled_ahead).
 // Do not edit: edit the JSON and regenerate.
 
-/// The built-in allow-lists, in `BUILTIN`'s order, as `AllowList::parse_builtin` makes them.
-fn compiled_builtins() -> Vec<AllowList> {
-    vec![
+/// The built-in allow-lists, in `BUILTIN`'s order, as `AllowList::parse_builtin` makes them:
+/// static data, nothing built at run time.
+static COMPILED: &[AllowList] = &[
     AllowList {
-        name: "rampart-default".to_string(),
-        description: "Rampart's default-deny seccomp allow-list. Every syscall not named here fails with defaultErrno. Names that do not exist on an architecture (e.g. the 32-bit *_time64 and *32 variants on x86_64) are dropped for that architecture when the list is rendered. Groups can be left out by a profile (seccomp.deny_groups), a group with requiresCap is included only when that capability is in the container's final bounding set, and a group with arches only on those host architectures (Rust names: x86_64, aarch64, ...).".to_string(),
+        name: Cow::Borrowed("rampart-default"),
+        description: Cow::Borrowed("Rampart's default-deny seccomp allow-list. Every syscall not named here fails with defaultErrno. Names that do not exist on an architecture (e.g. the 32-bit *_time64 and *32 variants on x86_64) are dropped for that architecture when the list is rendered. Groups can be left out by a profile (seccomp.deny_groups), a group with requiresCap is included only when that capability is in the container's final bounding set, and a group with arches only on those host architectures (Rust names: x86_64, aarch64, ...)."),
         default_errno: 1,
         builtin: true,
-        groups: vec![
+        groups: Cow::Borrowed(&[
             Group {
-                name: "process".to_string(),
-                description: "Process lifecycle, process groups and sessions, program execution.".to_string(),
+                name: Cow::Borrowed("process"),
+                description: Cow::Borrowed("Process lifecycle, process groups and sessions, program execution."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("execve"), Cow::Borrowed("execveat"), Cow::Borrowed("exit"), Cow::Borrowed("exit_group"), Cow::Borrowed("fork"), Cow::Borrowed("vfork"), Cow::Borrowed("wait4"), Cow::Borrowed("waitid"), Cow::Borrowed("waitpid"), Cow::Borrowed("getpid"), Cow::Borrowed("getppid"), Cow::Borrowed("getpgid"), Cow::Borrowed("getpgrp"), Cow::Borrowed("setpgid"), Cow::Borrowed("getsid"), Cow::Borrowed("setsid"), Cow::Borrowed("kill"), Cow::Borrowed("pidfd_open"), Cow::Borrowed("pidfd_send_signal"), Cow::Borrowed("process_mrelease"), Cow::Borrowed("prctl"), Cow::Borrowed("restart_syscall"), Cow::Borrowed("getrusage"), Cow::Borrowed("times")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("execve"), Cow::Borrowed("execveat"), Cow::Borrowed("exit"), Cow::Borrowed("exit_group"), Cow::Borrowed("fork"), Cow::Borrowed("vfork"), Cow::Borrowed("wait4"), Cow::Borrowed("waitid"), Cow::Borrowed("waitpid"), Cow::Borrowed("getpid"), Cow::Borrowed("getppid"), Cow::Borrowed("getpgid"), Cow::Borrowed("getpgrp"), Cow::Borrowed("setpgid"), Cow::Borrowed("getsid"), Cow::Borrowed("setsid"), Cow::Borrowed("kill"), Cow::Borrowed("pidfd_open"), Cow::Borrowed("pidfd_send_signal"), Cow::Borrowed("process_mrelease"), Cow::Borrowed("prctl"), Cow::Borrowed("restart_syscall"), Cow::Borrowed("getrusage"), Cow::Borrowed("times")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
                     ListRule {
                         syscall: Cow::Borrowed("clone"),
                         arches: None,
-                        not_arches: Some(vec!["s390x".to_string()]),
+                        not_arches: Some(Cow::Borrowed(&[Cow::Borrowed("s390x")])),
                         action: Action::Allow,
-                        args: vec![Cond { index: 0, op: Op::MaskedEq, value: 0x7e020000, value_two: 0x0 }],
+                        args: Cow::Borrowed(&[Cond { index: 0, op: Op::MaskedEq, value: 0x7e020000, value_two: 0x0 }]),
                     },
                     ListRule {
                         syscall: Cow::Borrowed("clone"),
-                        arches: Some(vec!["s390x".to_string()]),
+                        arches: Some(Cow::Borrowed(&[Cow::Borrowed("s390x")])),
                         not_arches: None,
                         action: Action::Allow,
-                        args: vec![Cond { index: 1, op: Op::MaskedEq, value: 0x7e020000, value_two: 0x0 }],
+                        args: Cow::Borrowed(&[Cond { index: 1, op: Op::MaskedEq, value: 0x7e020000, value_two: 0x0 }]),
                     },
                     ListRule {
                         syscall: Cow::Borrowed("clone3"),
                         arches: None,
                         not_arches: None,
                         action: Action::Errno(38),
-                        args: vec![],
+                        args: Cow::Borrowed(&[]),
                     },
                     ListRule {
                         syscall: Cow::Borrowed("personality"),
                         arches: None,
                         not_arches: None,
                         action: Action::Allow,
-                        args: vec![Cond { index: 0, op: Op::Eq, value: 0x0, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x8, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x20000, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x20008, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0xffffffff, value_two: 0x0 }],
+                        args: Cow::Borrowed(&[Cond { index: 0, op: Op::Eq, value: 0x0, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x8, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x20000, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x20008, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0xffffffff, value_two: 0x0 }]),
                     },
-                ],
+                ]),
             },
             Group {
-                name: "threads".to_string(),
-                description: "Threads, futexes, restartable sequences, thread-local storage.".to_string(),
+                name: Cow::Borrowed("threads"),
+                description: Cow::Borrowed("Threads, futexes, restartable sequences, thread-local storage."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("gettid"), Cow::Borrowed("tkill"), Cow::Borrowed("tgkill"), Cow::Borrowed("set_tid_address"), Cow::Borrowed("set_robust_list"), Cow::Borrowed("get_robust_list"), Cow::Borrowed("futex"), Cow::Borrowed("futex_time64"), Cow::Borrowed("futex_waitv"), Cow::Borrowed("futex_wait"), Cow::Borrowed("futex_wake"), Cow::Borrowed("futex_requeue"), Cow::Borrowed("rseq"), Cow::Borrowed("membarrier"), Cow::Borrowed("set_thread_area"), Cow::Borrowed("get_thread_area")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111), (0b011, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("gettid"), Cow::Borrowed("tkill"), Cow::Borrowed("tgkill"), Cow::Borrowed("set_tid_address"), Cow::Borrowed("set_robust_list"), Cow::Borrowed("get_robust_list"), Cow::Borrowed("futex"), Cow::Borrowed("futex_time64"), Cow::Borrowed("futex_waitv"), Cow::Borrowed("futex_wait"), Cow::Borrowed("futex_wake"), Cow::Borrowed("futex_requeue"), Cow::Borrowed("rseq"), Cow::Borrowed("membarrier"), Cow::Borrowed("set_thread_area"), Cow::Borrowed("get_thread_area")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111), (0b011, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "credentials".to_string(),
-                description: "User and group ids and capabilities of the process itself (what they may become is bounded by the capability set).".to_string(),
+                name: Cow::Borrowed("credentials"),
+                description: Cow::Borrowed("User and group ids and capabilities of the process itself (what they may become is bounded by the capability set)."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("getuid"), Cow::Borrowed("geteuid"), Cow::Borrowed("getgid"), Cow::Borrowed("getegid"), Cow::Borrowed("getresuid"), Cow::Borrowed("getresgid"), Cow::Borrowed("getgroups"), Cow::Borrowed("setuid"), Cow::Borrowed("setgid"), Cow::Borrowed("setreuid"), Cow::Borrowed("setregid"), Cow::Borrowed("setresuid"), Cow::Borrowed("setresgid"), Cow::Borrowed("setgroups"), Cow::Borrowed("setfsuid"), Cow::Borrowed("setfsgid"), Cow::Borrowed("getuid32"), Cow::Borrowed("geteuid32"), Cow::Borrowed("getgid32"), Cow::Borrowed("getegid32"), Cow::Borrowed("getresuid32"), Cow::Borrowed("getresgid32"), Cow::Borrowed("getgroups32"), Cow::Borrowed("setuid32"), Cow::Borrowed("setgid32"), Cow::Borrowed("setreuid32"), Cow::Borrowed("setregid32"), Cow::Borrowed("setresuid32"), Cow::Borrowed("setresgid32"), Cow::Borrowed("setgroups32"), Cow::Borrowed("setfsuid32"), Cow::Borrowed("setfsgid32"), Cow::Borrowed("capget"), Cow::Borrowed("capset")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("getuid"), Cow::Borrowed("geteuid"), Cow::Borrowed("getgid"), Cow::Borrowed("getegid"), Cow::Borrowed("getresuid"), Cow::Borrowed("getresgid"), Cow::Borrowed("getgroups"), Cow::Borrowed("setuid"), Cow::Borrowed("setgid"), Cow::Borrowed("setreuid"), Cow::Borrowed("setregid"), Cow::Borrowed("setresuid"), Cow::Borrowed("setresgid"), Cow::Borrowed("setgroups"), Cow::Borrowed("setfsuid"), Cow::Borrowed("setfsgid"), Cow::Borrowed("getuid32"), Cow::Borrowed("geteuid32"), Cow::Borrowed("getgid32"), Cow::Borrowed("getegid32"), Cow::Borrowed("getresuid32"), Cow::Borrowed("getresgid32"), Cow::Borrowed("getgroups32"), Cow::Borrowed("setuid32"), Cow::Borrowed("setgid32"), Cow::Borrowed("setreuid32"), Cow::Borrowed("setregid32"), Cow::Borrowed("setresuid32"), Cow::Borrowed("setresgid32"), Cow::Borrowed("setgroups32"), Cow::Borrowed("setfsuid32"), Cow::Borrowed("setfsgid32"), Cow::Borrowed("capget"), Cow::Borrowed("capset")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "files".to_string(),
-                description: "Reading and writing through file descriptors, pipes, zero-copy between descriptors.".to_string(),
+                name: Cow::Borrowed("files"),
+                description: Cow::Borrowed("Reading and writing through file descriptors, pipes, zero-copy between descriptors."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("read"), Cow::Borrowed("write"), Cow::Borrowed("readv"), Cow::Borrowed("writev"), Cow::Borrowed("pread64"), Cow::Borrowed("pwrite64"), Cow::Borrowed("preadv"), Cow::Borrowed("pwritev"), Cow::Borrowed("preadv2"), Cow::Borrowed("pwritev2"), Cow::Borrowed("lseek"), Cow::Borrowed("_llseek"), Cow::Borrowed("open"), Cow::Borrowed("openat"), Cow::Borrowed("openat2"), Cow::Borrowed("creat"), Cow::Borrowed("close"), Cow::Borrowed("close_range"), Cow::Borrowed("dup"), Cow::Borrowed("dup2"), Cow::Borrowed("dup3"), Cow::Borrowed("fcntl"), Cow::Borrowed("fcntl64"), Cow::Borrowed("ioctl"), Cow::Borrowed("flock"), Cow::Borrowed("fsync"), Cow::Borrowed("fdatasync"), Cow::Borrowed("sync"), Cow::Borrowed("syncfs"), Cow::Borrowed("sync_file_range"), Cow::Borrowed("fallocate"), Cow::Borrowed("ftruncate"), Cow::Borrowed("ftruncate64"), Cow::Borrowed("truncate"), Cow::Borrowed("truncate64"), Cow::Borrowed("fadvise64"), Cow::Borrowed("fadvise64_64"), Cow::Borrowed("readahead"), Cow::Borrowed("sendfile"), Cow::Borrowed("sendfile64"), Cow::Borrowed("splice"), Cow::Borrowed("tee"), Cow::Borrowed("copy_file_range"), Cow::Borrowed("pipe"), Cow::Borrowed("pipe2"), Cow::Borrowed("getdents"), Cow::Borrowed("getdents64")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("read"), Cow::Borrowed("write"), Cow::Borrowed("readv"), Cow::Borrowed("writev"), Cow::Borrowed("pread64"), Cow::Borrowed("pwrite64"), Cow::Borrowed("preadv"), Cow::Borrowed("pwritev"), Cow::Borrowed("preadv2"), Cow::Borrowed("pwritev2"), Cow::Borrowed("lseek"), Cow::Borrowed("_llseek"), Cow::Borrowed("open"), Cow::Borrowed("openat"), Cow::Borrowed("openat2"), Cow::Borrowed("creat"), Cow::Borrowed("close"), Cow::Borrowed("close_range"), Cow::Borrowed("dup"), Cow::Borrowed("dup2"), Cow::Borrowed("dup3"), Cow::Borrowed("fcntl"), Cow::Borrowed("fcntl64"), Cow::Borrowed("ioctl"), Cow::Borrowed("flock"), Cow::Borrowed("fsync"), Cow::Borrowed("fdatasync"), Cow::Borrowed("sync"), Cow::Borrowed("syncfs"), Cow::Borrowed("sync_file_range"), Cow::Borrowed("fallocate"), Cow::Borrowed("ftruncate"), Cow::Borrowed("ftruncate64"), Cow::Borrowed("truncate"), Cow::Borrowed("truncate64"), Cow::Borrowed("fadvise64"), Cow::Borrowed("fadvise64_64"), Cow::Borrowed("readahead"), Cow::Borrowed("sendfile"), Cow::Borrowed("sendfile64"), Cow::Borrowed("splice"), Cow::Borrowed("tee"), Cow::Borrowed("copy_file_range"), Cow::Borrowed("pipe"), Cow::Borrowed("pipe2"), Cow::Borrowed("getdents"), Cow::Borrowed("getdents64")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "filesystem".to_string(),
-                description: "Paths and metadata: stat, directories, links, permissions, ownership, timestamps, extended attributes, change notification.".to_string(),
+                name: Cow::Borrowed("filesystem"),
+                description: Cow::Borrowed("Paths and metadata: stat, directories, links, permissions, ownership, timestamps, extended attributes, change notification."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("stat"), Cow::Borrowed("fstat"), Cow::Borrowed("lstat"), Cow::Borrowed("newfstatat"), Cow::Borrowed("stat64"), Cow::Borrowed("fstat64"), Cow::Borrowed("lstat64"), Cow::Borrowed("fstatat64"), Cow::Borrowed("statx"), Cow::Borrowed("statfs"), Cow::Borrowed("fstatfs"), Cow::Borrowed("statfs64"), Cow::Borrowed("fstatfs64"), Cow::Borrowed("access"), Cow::Borrowed("faccessat"), Cow::Borrowed("faccessat2"), Cow::Borrowed("getcwd"), Cow::Borrowed("chdir"), Cow::Borrowed("fchdir"), Cow::Borrowed("umask"), Cow::Borrowed("mkdir"), Cow::Borrowed("mkdirat"), Cow::Borrowed("rmdir"), Cow::Borrowed("mknod"), Cow::Borrowed("mknodat"), Cow::Borrowed("rename"), Cow::Borrowed("renameat"), Cow::Borrowed("renameat2"), Cow::Borrowed("link"), Cow::Borrowed("linkat"), Cow::Borrowed("unlink"), Cow::Borrowed("unlinkat"), Cow::Borrowed("symlink"), Cow::Borrowed("symlinkat"), Cow::Borrowed("readlink"), Cow::Borrowed("readlinkat"), Cow::Borrowed("chmod"), Cow::Borrowed("fchmod"), Cow::Borrowed("fchmodat"), Cow::Borrowed("fchmodat2"), Cow::Borrowed("chown"), Cow::Borrowed("fchown"), Cow::Borrowed("fchownat"), Cow::Borrowed("lchown"), Cow::Borrowed("chown32"), Cow::Borrowed("fchown32"), Cow::Borrowed("lchown32"), Cow::Borrowed("utime"), Cow::Borrowed("utimes"), Cow::Borrowed("futimesat"), Cow::Borrowed("utimensat"), Cow::Borrowed("utimensat_time64"), Cow::Borrowed("getxattr"), Cow::Borrowed("lgetxattr"), Cow::Borrowed("fgetxattr"), Cow::Borrowed("setxattr"), Cow::Borrowed("lsetxattr"), Cow::Borrowed("fsetxattr"), Cow::Borrowed("listxattr"), Cow::Borrowed("llistxattr"), Cow::Borrowed("flistxattr"), Cow::Borrowed("removexattr"), Cow::Borrowed("lremovexattr"), Cow::Borrowed("fremovexattr"), Cow::Borrowed("name_to_handle_at"), Cow::Borrowed("inotify_init"), Cow::Borrowed("inotify_init1"), Cow::Borrowed("inotify_add_watch"), Cow::Borrowed("inotify_rm_watch")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b101, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("stat"), Cow::Borrowed("fstat"), Cow::Borrowed("lstat"), Cow::Borrowed("newfstatat"), Cow::Borrowed("stat64"), Cow::Borrowed("fstat64"), Cow::Borrowed("lstat64"), Cow::Borrowed("fstatat64"), Cow::Borrowed("statx"), Cow::Borrowed("statfs"), Cow::Borrowed("fstatfs"), Cow::Borrowed("statfs64"), Cow::Borrowed("fstatfs64"), Cow::Borrowed("access"), Cow::Borrowed("faccessat"), Cow::Borrowed("faccessat2"), Cow::Borrowed("getcwd"), Cow::Borrowed("chdir"), Cow::Borrowed("fchdir"), Cow::Borrowed("umask"), Cow::Borrowed("mkdir"), Cow::Borrowed("mkdirat"), Cow::Borrowed("rmdir"), Cow::Borrowed("mknod"), Cow::Borrowed("mknodat"), Cow::Borrowed("rename"), Cow::Borrowed("renameat"), Cow::Borrowed("renameat2"), Cow::Borrowed("link"), Cow::Borrowed("linkat"), Cow::Borrowed("unlink"), Cow::Borrowed("unlinkat"), Cow::Borrowed("symlink"), Cow::Borrowed("symlinkat"), Cow::Borrowed("readlink"), Cow::Borrowed("readlinkat"), Cow::Borrowed("chmod"), Cow::Borrowed("fchmod"), Cow::Borrowed("fchmodat"), Cow::Borrowed("fchmodat2"), Cow::Borrowed("chown"), Cow::Borrowed("fchown"), Cow::Borrowed("fchownat"), Cow::Borrowed("lchown"), Cow::Borrowed("chown32"), Cow::Borrowed("fchown32"), Cow::Borrowed("lchown32"), Cow::Borrowed("utime"), Cow::Borrowed("utimes"), Cow::Borrowed("futimesat"), Cow::Borrowed("utimensat"), Cow::Borrowed("utimensat_time64"), Cow::Borrowed("getxattr"), Cow::Borrowed("lgetxattr"), Cow::Borrowed("fgetxattr"), Cow::Borrowed("setxattr"), Cow::Borrowed("lsetxattr"), Cow::Borrowed("fsetxattr"), Cow::Borrowed("listxattr"), Cow::Borrowed("llistxattr"), Cow::Borrowed("flistxattr"), Cow::Borrowed("removexattr"), Cow::Borrowed("lremovexattr"), Cow::Borrowed("fremovexattr"), Cow::Borrowed("name_to_handle_at"), Cow::Borrowed("inotify_init"), Cow::Borrowed("inotify_init1"), Cow::Borrowed("inotify_add_watch"), Cow::Borrowed("inotify_rm_watch")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b101, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "memory".to_string(),
-                description: "Mappings, protection, locking (bounded by RLIMIT_MEMLOCK), anonymous memory files, protection keys, x86 shadow stacks.".to_string(),
+                name: Cow::Borrowed("memory"),
+                description: Cow::Borrowed("Mappings, protection, locking (bounded by RLIMIT_MEMLOCK), anonymous memory files, protection keys, x86 shadow stacks."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("brk"), Cow::Borrowed("mmap"), Cow::Borrowed("mmap2"), Cow::Borrowed("munmap"), Cow::Borrowed("mremap"), Cow::Borrowed("mprotect"), Cow::Borrowed("madvise"), Cow::Borrowed("mincore"), Cow::Borrowed("msync"), Cow::Borrowed("remap_file_pages"), Cow::Borrowed("mlock"), Cow::Borrowed("mlock2"), Cow::Borrowed("munlock"), Cow::Borrowed("mlockall"), Cow::Borrowed("munlockall"), Cow::Borrowed("memfd_create"), Cow::Borrowed("memfd_secret"), Cow::Borrowed("pkey_alloc"), Cow::Borrowed("pkey_free"), Cow::Borrowed("pkey_mprotect"), Cow::Borrowed("map_shadow_stack")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("brk"), Cow::Borrowed("mmap"), Cow::Borrowed("mmap2"), Cow::Borrowed("munmap"), Cow::Borrowed("mremap"), Cow::Borrowed("mprotect"), Cow::Borrowed("madvise"), Cow::Borrowed("mincore"), Cow::Borrowed("msync"), Cow::Borrowed("remap_file_pages"), Cow::Borrowed("mlock"), Cow::Borrowed("mlock2"), Cow::Borrowed("munlock"), Cow::Borrowed("mlockall"), Cow::Borrowed("munlockall"), Cow::Borrowed("memfd_create"), Cow::Borrowed("memfd_secret"), Cow::Borrowed("pkey_alloc"), Cow::Borrowed("pkey_free"), Cow::Borrowed("pkey_mprotect"), Cow::Borrowed("map_shadow_stack")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b011, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "signals".to_string(),
-                description: "Signal handlers, masks, waiting, queueing and signalfd; the old 32-bit sig* calls where they exist.".to_string(),
+                name: Cow::Borrowed("signals"),
+                description: Cow::Borrowed("Signal handlers, masks, waiting, queueing and signalfd; the old 32-bit sig* calls where they exist."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("rt_sigaction"), Cow::Borrowed("rt_sigprocmask"), Cow::Borrowed("rt_sigreturn"), Cow::Borrowed("rt_sigpending"), Cow::Borrowed("rt_sigsuspend"), Cow::Borrowed("rt_sigtimedwait"), Cow::Borrowed("rt_sigtimedwait_time64"), Cow::Borrowed("rt_sigqueueinfo"), Cow::Borrowed("rt_tgsigqueueinfo"), Cow::Borrowed("sigaltstack"), Cow::Borrowed("signalfd"), Cow::Borrowed("signalfd4"), Cow::Borrowed("pause"), Cow::Borrowed("sigprocmask"), Cow::Borrowed("sigreturn")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("rt_sigaction"), Cow::Borrowed("rt_sigprocmask"), Cow::Borrowed("rt_sigreturn"), Cow::Borrowed("rt_sigpending"), Cow::Borrowed("rt_sigsuspend"), Cow::Borrowed("rt_sigtimedwait"), Cow::Borrowed("rt_sigtimedwait_time64"), Cow::Borrowed("rt_sigqueueinfo"), Cow::Borrowed("rt_tgsigqueueinfo"), Cow::Borrowed("sigaltstack"), Cow::Borrowed("signalfd"), Cow::Borrowed("signalfd4"), Cow::Borrowed("pause"), Cow::Borrowed("sigprocmask"), Cow::Borrowed("sigreturn")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b010, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "time".to_string(),
-                description: "Reading clocks, sleeping, timers and timerfd. Setting the clock is not here; adjtimex and clock_adjtime only read without CAP_SYS_TIME.".to_string(),
+                name: Cow::Borrowed("time"),
+                description: Cow::Borrowed("Reading clocks, sleeping, timers and timerfd. Setting the clock is not here; adjtimex and clock_adjtime only read without CAP_SYS_TIME."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("clock_gettime"), Cow::Borrowed("clock_gettime64"), Cow::Borrowed("clock_getres"), Cow::Borrowed("clock_getres_time64"), Cow::Borrowed("clock_nanosleep"), Cow::Borrowed("clock_nanosleep_time64"), Cow::Borrowed("nanosleep"), Cow::Borrowed("gettimeofday"), Cow::Borrowed("time"), Cow::Borrowed("alarm"), Cow::Borrowed("getitimer"), Cow::Borrowed("setitimer"), Cow::Borrowed("timer_create"), Cow::Borrowed("timer_delete"), Cow::Borrowed("timer_getoverrun"), Cow::Borrowed("timer_gettime"), Cow::Borrowed("timer_gettime64"), Cow::Borrowed("timer_settime"), Cow::Borrowed("timer_settime64"), Cow::Borrowed("timerfd_create"), Cow::Borrowed("timerfd_gettime"), Cow::Borrowed("timerfd_gettime64"), Cow::Borrowed("timerfd_settime"), Cow::Borrowed("timerfd_settime64"), Cow::Borrowed("adjtimex"), Cow::Borrowed("clock_adjtime"), Cow::Borrowed("clock_adjtime64")],
-                resolved: vec![(0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("clock_gettime"), Cow::Borrowed("clock_gettime64"), Cow::Borrowed("clock_getres"), Cow::Borrowed("clock_getres_time64"), Cow::Borrowed("clock_nanosleep"), Cow::Borrowed("clock_nanosleep_time64"), Cow::Borrowed("nanosleep"), Cow::Borrowed("gettimeofday"), Cow::Borrowed("time"), Cow::Borrowed("alarm"), Cow::Borrowed("getitimer"), Cow::Borrowed("setitimer"), Cow::Borrowed("timer_create"), Cow::Borrowed("timer_delete"), Cow::Borrowed("timer_getoverrun"), Cow::Borrowed("timer_gettime"), Cow::Borrowed("timer_gettime64"), Cow::Borrowed("timer_settime"), Cow::Borrowed("timer_settime64"), Cow::Borrowed("timerfd_create"), Cow::Borrowed("timerfd_gettime"), Cow::Borrowed("timerfd_gettime64"), Cow::Borrowed("timerfd_settime"), Cow::Borrowed("timerfd_settime64"), Cow::Borrowed("adjtimex"), Cow::Borrowed("clock_adjtime"), Cow::Borrowed("clock_adjtime64")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "scheduling".to_string(),
-                description: "Scheduling policy, priorities, CPU affinity, I/O priority, resource limits, system information, randomness.".to_string(),
+                name: Cow::Borrowed("scheduling"),
+                description: Cow::Borrowed("Scheduling policy, priorities, CPU affinity, I/O priority, resource limits, system information, randomness."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("sched_yield"), Cow::Borrowed("sched_getaffinity"), Cow::Borrowed("sched_setaffinity"), Cow::Borrowed("sched_getparam"), Cow::Borrowed("sched_setparam"), Cow::Borrowed("sched_getscheduler"), Cow::Borrowed("sched_setscheduler"), Cow::Borrowed("sched_getattr"), Cow::Borrowed("sched_setattr"), Cow::Borrowed("sched_get_priority_max"), Cow::Borrowed("sched_get_priority_min"), Cow::Borrowed("sched_rr_get_interval"), Cow::Borrowed("sched_rr_get_interval_time64"), Cow::Borrowed("getpriority"), Cow::Borrowed("setpriority"), Cow::Borrowed("ioprio_get"), Cow::Borrowed("ioprio_set"), Cow::Borrowed("getcpu"), Cow::Borrowed("getrlimit"), Cow::Borrowed("setrlimit"), Cow::Borrowed("prlimit64"), Cow::Borrowed("ugetrlimit"), Cow::Borrowed("sysinfo"), Cow::Borrowed("uname"), Cow::Borrowed("getrandom")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("sched_yield"), Cow::Borrowed("sched_getaffinity"), Cow::Borrowed("sched_setaffinity"), Cow::Borrowed("sched_getparam"), Cow::Borrowed("sched_setparam"), Cow::Borrowed("sched_getscheduler"), Cow::Borrowed("sched_setscheduler"), Cow::Borrowed("sched_getattr"), Cow::Borrowed("sched_setattr"), Cow::Borrowed("sched_get_priority_max"), Cow::Borrowed("sched_get_priority_min"), Cow::Borrowed("sched_rr_get_interval"), Cow::Borrowed("sched_rr_get_interval_time64"), Cow::Borrowed("getpriority"), Cow::Borrowed("setpriority"), Cow::Borrowed("ioprio_get"), Cow::Borrowed("ioprio_set"), Cow::Borrowed("getcpu"), Cow::Borrowed("getrlimit"), Cow::Borrowed("setrlimit"), Cow::Borrowed("prlimit64"), Cow::Borrowed("ugetrlimit"), Cow::Borrowed("sysinfo"), Cow::Borrowed("uname"), Cow::Borrowed("getrandom")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "events".to_string(),
-                description: "Waiting on many descriptors: poll, select, epoll, eventfd.".to_string(),
+                name: Cow::Borrowed("events"),
+                description: Cow::Borrowed("Waiting on many descriptors: poll, select, epoll, eventfd."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("poll"), Cow::Borrowed("ppoll"), Cow::Borrowed("ppoll_time64"), Cow::Borrowed("select"), Cow::Borrowed("_newselect"), Cow::Borrowed("pselect6"), Cow::Borrowed("pselect6_time64"), Cow::Borrowed("epoll_create"), Cow::Borrowed("epoll_create1"), Cow::Borrowed("epoll_ctl"), Cow::Borrowed("epoll_wait"), Cow::Borrowed("epoll_pwait"), Cow::Borrowed("epoll_pwait2"), Cow::Borrowed("eventfd"), Cow::Borrowed("eventfd2")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("poll"), Cow::Borrowed("ppoll"), Cow::Borrowed("ppoll_time64"), Cow::Borrowed("select"), Cow::Borrowed("_newselect"), Cow::Borrowed("pselect6"), Cow::Borrowed("pselect6_time64"), Cow::Borrowed("epoll_create"), Cow::Borrowed("epoll_create1"), Cow::Borrowed("epoll_ctl"), Cow::Borrowed("epoll_wait"), Cow::Borrowed("epoll_pwait"), Cow::Borrowed("epoll_pwait2"), Cow::Borrowed("eventfd"), Cow::Borrowed("eventfd2")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "aio".to_string(),
-                description: "Linux native asynchronous I/O (libaio). io_uring is not allowed.".to_string(),
+                name: Cow::Borrowed("aio"),
+                description: Cow::Borrowed("Linux native asynchronous I/O (libaio). io_uring is not allowed."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("io_setup"), Cow::Borrowed("io_destroy"), Cow::Borrowed("io_submit"), Cow::Borrowed("io_cancel"), Cow::Borrowed("io_getevents"), Cow::Borrowed("io_pgetevents"), Cow::Borrowed("io_pgetevents_time64")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("io_setup"), Cow::Borrowed("io_destroy"), Cow::Borrowed("io_submit"), Cow::Borrowed("io_cancel"), Cow::Borrowed("io_getevents"), Cow::Borrowed("io_pgetevents"), Cow::Borrowed("io_pgetevents_time64")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "ipc".to_string(),
-                description: "System V message queues, semaphores and shared memory, POSIX message queues (all scoped by the IPC namespace).".to_string(),
+                name: Cow::Borrowed("ipc"),
+                description: Cow::Borrowed("System V message queues, semaphores and shared memory, POSIX message queues (all scoped by the IPC namespace)."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("ipc"), Cow::Borrowed("msgget"), Cow::Borrowed("msgsnd"), Cow::Borrowed("msgrcv"), Cow::Borrowed("msgctl"), Cow::Borrowed("semget"), Cow::Borrowed("semop"), Cow::Borrowed("semtimedop"), Cow::Borrowed("semtimedop_time64"), Cow::Borrowed("semctl"), Cow::Borrowed("shmget"), Cow::Borrowed("shmat"), Cow::Borrowed("shmdt"), Cow::Borrowed("shmctl"), Cow::Borrowed("mq_open"), Cow::Borrowed("mq_unlink"), Cow::Borrowed("mq_timedsend"), Cow::Borrowed("mq_timedsend_time64"), Cow::Borrowed("mq_timedreceive"), Cow::Borrowed("mq_timedreceive_time64"), Cow::Borrowed("mq_notify"), Cow::Borrowed("mq_getsetattr")],
-                resolved: vec![(0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("ipc"), Cow::Borrowed("msgget"), Cow::Borrowed("msgsnd"), Cow::Borrowed("msgrcv"), Cow::Borrowed("msgctl"), Cow::Borrowed("semget"), Cow::Borrowed("semop"), Cow::Borrowed("semtimedop"), Cow::Borrowed("semtimedop_time64"), Cow::Borrowed("semctl"), Cow::Borrowed("shmget"), Cow::Borrowed("shmat"), Cow::Borrowed("shmdt"), Cow::Borrowed("shmctl"), Cow::Borrowed("mq_open"), Cow::Borrowed("mq_unlink"), Cow::Borrowed("mq_timedsend"), Cow::Borrowed("mq_timedsend_time64"), Cow::Borrowed("mq_timedreceive"), Cow::Borrowed("mq_timedreceive_time64"), Cow::Borrowed("mq_notify"), Cow::Borrowed("mq_getsetattr")]),
+                resolved: Cow::Borrowed(&[(0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b010, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "network".to_string(),
-                description: "Sockets. socket() itself is filtered by address family.".to_string(),
+                name: Cow::Borrowed("network"),
+                description: Cow::Borrowed("Sockets. socket() itself is filtered by address family."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("socketpair"), Cow::Borrowed("bind"), Cow::Borrowed("connect"), Cow::Borrowed("listen"), Cow::Borrowed("accept"), Cow::Borrowed("accept4"), Cow::Borrowed("getsockname"), Cow::Borrowed("getpeername"), Cow::Borrowed("getsockopt"), Cow::Borrowed("setsockopt"), Cow::Borrowed("sendto"), Cow::Borrowed("recvfrom"), Cow::Borrowed("sendmsg"), Cow::Borrowed("recvmsg"), Cow::Borrowed("sendmmsg"), Cow::Borrowed("recvmmsg"), Cow::Borrowed("recvmmsg_time64"), Cow::Borrowed("send"), Cow::Borrowed("recv"), Cow::Borrowed("shutdown")],
-                resolved: vec![(0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b000, 0b111), (0b000, 0b111), (0b101, 0b111)],
-                rules: vec![
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("socketpair"), Cow::Borrowed("bind"), Cow::Borrowed("connect"), Cow::Borrowed("listen"), Cow::Borrowed("accept"), Cow::Borrowed("accept4"), Cow::Borrowed("getsockname"), Cow::Borrowed("getpeername"), Cow::Borrowed("getsockopt"), Cow::Borrowed("setsockopt"), Cow::Borrowed("sendto"), Cow::Borrowed("recvfrom"), Cow::Borrowed("sendmsg"), Cow::Borrowed("recvmsg"), Cow::Borrowed("sendmmsg"), Cow::Borrowed("recvmmsg"), Cow::Borrowed("recvmmsg_time64"), Cow::Borrowed("send"), Cow::Borrowed("recv"), Cow::Borrowed("shutdown")]),
+                resolved: Cow::Borrowed(&[(0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b101, 0b111), (0b010, 0b111), (0b000, 0b111), (0b000, 0b111), (0b101, 0b111)]),
+                rules: Cow::Borrowed(&[
                     ListRule {
                         syscall: Cow::Borrowed("socket"),
                         arches: None,
                         not_arches: None,
                         action: Action::Allow,
-                        args: vec![Cond { index: 0, op: Op::Le, value: 0x10, value_two: 0x0 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x12 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffc, value_two: 0x14 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffff8, value_two: 0x18 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffc, value_two: 0x20 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x24 }, Cond { index: 0, op: Op::Eq, value: 0x27, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x29, value_two: 0x0 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x2a }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x2c }],
+                        args: Cow::Borrowed(&[Cond { index: 0, op: Op::Le, value: 0x10, value_two: 0x0 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x12 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffc, value_two: 0x14 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffff8, value_two: 0x18 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffc, value_two: 0x20 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x24 }, Cond { index: 0, op: Op::Eq, value: 0x27, value_two: 0x0 }, Cond { index: 0, op: Op::Eq, value: 0x29, value_two: 0x0 }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x2a }, Cond { index: 0, op: Op::MaskedEq, value: 0xfffffffffffffffe, value_two: 0x2c }]),
                     },
-                ],
+                ]),
             },
             Group {
-                name: "sandboxing".to_string(),
-                description: "Letting a program restrict itself further.".to_string(),
+                name: Cow::Borrowed("sandboxing"),
+                description: Cow::Borrowed("Letting a program restrict itself further."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("seccomp"), Cow::Borrowed("landlock_create_ruleset"), Cow::Borrowed("landlock_add_rule"), Cow::Borrowed("landlock_restrict_self")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("seccomp"), Cow::Borrowed("landlock_create_ruleset"), Cow::Borrowed("landlock_add_rule"), Cow::Borrowed("landlock_restrict_self")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "ptrace".to_string(),
-                description: "Tracing and reading the memory of processes in the same container (debuggers, strace, some language runtimes). Safe from seccomp bypass since Linux 4.8.".to_string(),
+                name: Cow::Borrowed("ptrace"),
+                description: Cow::Borrowed("Tracing and reading the memory of processes in the same container (debuggers, strace, some language runtimes). Safe from seccomp bypass since Linux 4.8."),
                 requires_cap: None,
                 arches: None,
-                syscalls: vec![Cow::Borrowed("ptrace"), Cow::Borrowed("process_vm_readv"), Cow::Borrowed("process_vm_writev")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("ptrace"), Cow::Borrowed("process_vm_readv"), Cow::Borrowed("process_vm_writev")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "ptrace-privileged".to_string(),
-                description: "Calls that compare or take over another process's resources; only with CAP_SYS_PTRACE.".to_string(),
-                requires_cap: Some("CAP_SYS_PTRACE".to_string()),
+                name: Cow::Borrowed("ptrace-privileged"),
+                description: Cow::Borrowed("Calls that compare or take over another process's resources; only with CAP_SYS_PTRACE."),
+                requires_cap: Some(Cow::Borrowed("CAP_SYS_PTRACE")),
                 arches: None,
-                syscalls: vec![Cow::Borrowed("kcmp"), Cow::Borrowed("pidfd_getfd"), Cow::Borrowed("process_madvise")],
-                resolved: vec![(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("kcmp"), Cow::Borrowed("pidfd_getfd"), Cow::Borrowed("process_madvise")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111), (0b111, 0b111), (0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "chroot".to_string(),
-                description: "chroot(2); only with CAP_SYS_CHROOT.".to_string(),
-                requires_cap: Some("CAP_SYS_CHROOT".to_string()),
+                name: Cow::Borrowed("chroot"),
+                description: Cow::Borrowed("chroot(2); only with CAP_SYS_CHROOT."),
+                requires_cap: Some(Cow::Borrowed("CAP_SYS_CHROOT")),
                 arches: None,
-                syscalls: vec![Cow::Borrowed("chroot")],
-                resolved: vec![(0b111, 0b111)],
-                rules: vec![
-                ],
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("chroot")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "x86".to_string(),
-                description: "x86 thread-pointer setup (arch_prctl). modify_ldt is deliberately absent.".to_string(),
+                name: Cow::Borrowed("x86"),
+                description: Cow::Borrowed("x86 thread-pointer setup (arch_prctl). modify_ldt is deliberately absent."),
                 requires_cap: None,
-                arches: Some(vec!["x86_64".to_string(), "x86".to_string()]),
-                syscalls: vec![Cow::Borrowed("arch_prctl")],
-                resolved: vec![(0b111, 0b111)],
-                rules: vec![
-                ],
+                arches: Some(Cow::Borrowed(&[Cow::Borrowed("x86_64"), Cow::Borrowed("x86")])),
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("arch_prctl")]),
+                resolved: Cow::Borrowed(&[(0b111, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "arm".to_string(),
-                description: "32-bit ARM calls: cache flushing for JITs, TLS, ARM-specific argument orders.".to_string(),
+                name: Cow::Borrowed("arm"),
+                description: Cow::Borrowed("32-bit ARM calls: cache flushing for JITs, TLS, ARM-specific argument orders."),
                 requires_cap: None,
-                arches: Some(vec!["aarch64".to_string(), "arm".to_string()]),
-                syscalls: vec![Cow::Borrowed("cacheflush"), Cow::Borrowed("set_tls"), Cow::Borrowed("breakpoint"), Cow::Borrowed("arm_fadvise64_64"), Cow::Borrowed("arm_sync_file_range"), Cow::Borrowed("sync_file_range2")],
-                resolved: vec![(0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111)],
-                rules: vec![
-                ],
+                arches: Some(Cow::Borrowed(&[Cow::Borrowed("aarch64"), Cow::Borrowed("arm")])),
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("cacheflush"), Cow::Borrowed("set_tls"), Cow::Borrowed("breakpoint"), Cow::Borrowed("arm_fadvise64_64"), Cow::Borrowed("arm_sync_file_range"), Cow::Borrowed("sync_file_range2")]),
+                resolved: Cow::Borrowed(&[(0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111), (0b000, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "powerpc".to_string(),
-                description: "PowerPC user-context switching and sync_file_range argument order.".to_string(),
+                name: Cow::Borrowed("powerpc"),
+                description: Cow::Borrowed("PowerPC user-context switching and sync_file_range argument order."),
                 requires_cap: None,
-                arches: Some(vec!["powerpc64".to_string()]),
-                syscalls: vec![Cow::Borrowed("swapcontext"), Cow::Borrowed("sync_file_range2")],
-                resolved: vec![(0b000, 0b111), (0b000, 0b111)],
-                rules: vec![
-                ],
+                arches: Some(Cow::Borrowed(&[Cow::Borrowed("powerpc64")])),
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("swapcontext"), Cow::Borrowed("sync_file_range2")]),
+                resolved: Cow::Borrowed(&[(0b000, 0b111), (0b000, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
             Group {
-                name: "riscv".to_string(),
-                description: "RISC-V instruction-cache flush for JITs.".to_string(),
+                name: Cow::Borrowed("riscv"),
+                description: Cow::Borrowed("RISC-V instruction-cache flush for JITs."),
                 requires_cap: None,
-                arches: Some(vec!["riscv64".to_string()]),
-                syscalls: vec![Cow::Borrowed("riscv_flush_icache")],
-                resolved: vec![(0b000, 0b111)],
-                rules: vec![
-                ],
+                arches: Some(Cow::Borrowed(&[Cow::Borrowed("riscv64")])),
+                syscalls: Cow::Borrowed(&[Cow::Borrowed("riscv_flush_icache")]),
+                resolved: Cow::Borrowed(&[(0b000, 0b111)]),
+                rules: Cow::Borrowed(&[
+                ]),
             },
-        ],
+        ]),
     },
-    ]
-}
+];
