@@ -2381,6 +2381,49 @@ impl std::hash::Hasher for Fx {
     }
 }
 
+/// How many distinct strings `lists` hold (other values are skipped). Profiles are one long
+/// sorted list of names and a few short ones (Docker's; Rampart's own output): when the
+/// longest list is strictly ascending it is counted as it is and only the others' names are
+/// looked up in it, by halves. Otherwise every name is hashed with [`Fx`]: sorting ~300
+/// names, or SipHash with a random seed, cost more than the rest of the summary. Fx is not
+/// collision-resistant and the names come from the request, so beyond a few thousand names
+/// (no real profile has that many) a sort bounds the work instead.
+fn distinct_names(lists: &[&[Value]]) -> usize {
+    let longest = (0..lists.len()).max_by_key(|&i| lists[i].len());
+    fn text(v: &Value) -> &str {
+        v.as_str().unwrap_or_default()
+    }
+    if let Some(big) = longest.map(|i| lists[i])
+        && big.iter().all(Value::is_string)
+        && big.windows(2).all(|w| text(&w[0]) < text(&w[1]))
+    {
+        let mut rest: Vec<&str> = lists
+            .iter()
+            .filter(|l| !std::ptr::eq(**l, big))
+            .flat_map(|l| l.iter().filter_map(Value::as_str))
+            .filter(|n| big.binary_search_by(|v| text(v).cmp(n)).is_err())
+            .collect();
+        rest.sort_unstable();
+        rest.dedup();
+        return big.len() + rest.len();
+    }
+    let mut names: Vec<&str> = lists
+        .iter()
+        .flat_map(|l| l.iter().filter_map(Value::as_str))
+        .collect();
+    if names.len() <= 4096 {
+        names
+            .iter()
+            .copied()
+            .collect::<std::collections::HashSet<&str, std::hash::BuildHasherDefault<Fx>>>()
+            .len()
+    } else {
+        names.sort_unstable();
+        names.dedup();
+        names.len()
+    }
+}
+
 /// A short description of a `linux.seccomp` for the audit log (not the whole list).
 pub fn summary<'a>(seccomp: Option<&'a Value>) -> Value {
     let Some(v) = seccomp else { return Value::Null };
@@ -2397,31 +2440,17 @@ pub fn summary<'a>(seccomp: Option<&'a Value>) -> Value {
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v)
     };
-    let mut names: Vec<&str> = Vec::new();
+    let mut lists: Vec<&[Value]> = Vec::new();
     for r in rules {
         if matches!(
             field(r, "action").and_then(Value::as_str),
             Some("SCMP_ACT_ALLOW" | "SCMP_ACT_LOG")
         ) && let Some(list) = field(r, "names").and_then(Value::as_array)
         {
-            names.extend(list.iter().filter_map(Value::as_str));
+            lists.push(list);
         }
     }
-    // Only the count of distinct names is recorded. Hashed with [`Fx`]: sorting the ~300
-    // names, or SipHash with a random seed, cost more than the rest of the summary. Fx is
-    // not collision-resistant and the names come from the request, so beyond a few
-    // thousand names (no real profile has that many) a sort bounds the work instead.
-    let allowed = if names.len() <= 4096 {
-        names
-            .iter()
-            .copied()
-            .collect::<std::collections::HashSet<&str, std::hash::BuildHasherDefault<Fx>>>()
-            .len()
-    } else {
-        names.sort_unstable();
-        names.dedup();
-        names.len()
-    };
+    let allowed = distinct_names(&lists);
     let mut m = Map::new();
     for key in [
         "defaultAction",
@@ -2871,6 +2900,47 @@ mod tests {
         }
         ctx.export_bpf(std::fs::File::create("/dev/null").unwrap())
             .unwrap();
+    }
+
+    /// The count in the audit summary: the sorted-list shortcut gives what hashing every
+    /// name gives, for sorted and unsorted lists, overlaps, duplicates and non-strings.
+    #[test]
+    fn distinct_names_counts_as_a_set_does() {
+        let set = |lists: &[&[Value]]| {
+            lists
+                .iter()
+                .flat_map(|l| l.iter().filter_map(Value::as_str))
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        let arr = |v: Value| v.as_array().unwrap().clone();
+        let cases = [
+            vec![
+                arr(json!(["a", "b", "c"])),
+                arr(json!(["b", "d"])),
+                arr(json!(["d", "e", "a"])),
+            ],
+            vec![arr(json!(["c", "b", "a"])), arr(json!(["a"]))],
+            vec![arr(json!(["a", "a", "b"])), arr(json!(["b"]))],
+            vec![arr(json!(["a", 1, "b"])), arr(json!(["b", "z"]))],
+            vec![arr(json!([])), arr(json!(["x", "x"]))],
+            vec![],
+        ];
+        for lists in &cases {
+            let refs: Vec<&[Value]> = lists.iter().map(Vec::as_slice).collect();
+            assert_eq!(distinct_names(&refs), set(&refs), "{lists:?}");
+        }
+        for fx in ["docker-20.10/default.json", "podman-4.3/default.json"] {
+            let path = format!("{}/tests/fixtures/specs/{fx}", env!("CARGO_MANIFEST_DIR"));
+            let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let rules = v["linux"]["seccomp"]["syscalls"].as_array().unwrap();
+            let refs: Vec<&[Value]> = rules
+                .iter()
+                .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+                .map(|r| r["names"].as_array().unwrap().as_slice())
+                .collect();
+            assert_eq!(distinct_names(&refs), set(&refs), "{fx}");
+        }
     }
 
     #[test]
