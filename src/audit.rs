@@ -140,6 +140,25 @@ const SHORT_LIST: usize = 96;
 /// The longest note kept whole.
 const NOTE_MAX: usize = 400;
 
+/// Whether `v` serialises to at most `max` bytes; the serialisation stops once past it,
+/// and nothing is allocated.
+fn fits(v: &Value, max: usize) -> bool {
+    struct Budget(usize);
+    impl Write for Budget {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 = self
+                .0
+                .checked_sub(b.len())
+                .ok_or(std::io::ErrorKind::FileTooLarge)?;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Budget(max), v).is_ok()
+}
+
 /// One change as the record writes it (see the module doc).
 pub fn compact_value(c: &Change) -> Value {
     if c.before == c.after {
@@ -176,7 +195,7 @@ pub fn compact_value(c: &Change) -> Value {
             .map(|b| short(b))
             .collect();
         let mut m = serde_json::Map::new();
-        if serde_json::to_string(&c.after).map_or(0, |s| s.len()) <= SHORT_LIST {
+        if fits(&c.after, SHORT_LIST) {
             m.insert(
                 "after".into(),
                 Value::Array(after.iter().map(|a| short(a)).collect()),
@@ -370,6 +389,21 @@ pub fn append(path: &Path, record: &Record) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fits_is_the_serialised_length() {
+        for v in [
+            json!(null),
+            json!([]),
+            json!(["a", "b\"c", "\u{1}"]),
+            json!(["x".repeat(94)]),
+            json!(["x".repeat(95)]),
+        ] {
+            let len = serde_json::to_string(&v).unwrap().len();
+            assert_eq!(fits(&v, SHORT_LIST), len <= SHORT_LIST, "{v}");
+            assert!(fits(&v, len) && (len == 0 || !fits(&v, len - 1)), "{v}");
+        }
+    }
 
     fn ch(step: &'static str, field: &str, before: Value, after: Value) -> Change {
         Change {
