@@ -794,39 +794,16 @@ pub fn glob_one(pattern: &str) -> Vec<String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    // The directory is held open: each candidate is looked up below it (two components
-    // under /sys instead of the whole path; a missing name under sysfs is a fresh lookup
-    // every time).
-    use nix::fcntl::{AtFlags, OFlag};
-    let Ok(fd) = nix::fcntl::open(
-        dir,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let Some(mut entries) = fd
-        .try_clone()
-        .ok()
-        .and_then(|d| nix::dir::Dir::from_fd(d).ok())
-    else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = Vec::new();
-    for e in entries.iter().flatten() {
-        let Ok(n) = e.file_name().to_str() else {
-            continue;
-        };
-        let fits = n.len() >= head.len() + tail.len() && n.starts_with(head) && n.ends_with(tail);
-        if !fits || n == "." || n == ".." {
-            continue;
-        }
-        let below = format!("{n}{suffix}");
-        // Symlinks followed, as `Path::exists` does.
-        if nix::sys::stat::fstatat(&fd, below.as_str(), AtFlags::empty()).is_ok() {
-            out.push(format!("{}/{below}", dir.trim_end_matches('/')));
-        }
-    }
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.len() >= head.len() + tail.len() && n.starts_with(head) && n.ends_with(tail))
+        .map(|n| format!("{}/{n}{suffix}", dir.trim_end_matches('/')))
+        .filter(|p| Path::new(p).exists())
+        .collect();
     out.sort();
     out
 }
