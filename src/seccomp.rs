@@ -1195,11 +1195,6 @@ fn strings(names: &[&str]) -> Value {
     )
 }
 
-/// Whether `name` exists on any of `arches`. Err for a name libseccomp does not know at
-/// all, unless the list is built-in (then the host's libseccomp is older than the list).
-/// `ahead`: the bits of `arches` in the table of names resolved ahead, for a built-in list
-/// ([`resolved_mask`]): ~350 lookups in libseccomp's large name table on every create were
-/// 4% of its time, mostly cache misses.
 /// [`exists`] from a built-in name's [`resolved`] bits and the architectures' mask: a real
 /// number on one of them; or, known on none of them, a name newer than libseccomp, which a
 /// built-in list keeps.
@@ -1207,6 +1202,11 @@ fn exists_as((real, known): (u8, u8), mask: u8) -> bool {
     (real & mask) != 0 || (known & mask) == 0
 }
 
+/// Whether `name` exists on any of `arches`. Err for a name libseccomp does not know at
+/// all, unless the list is built-in (then the host's libseccomp is older than the list).
+/// `ahead`: the bits of `arches` in the table of names resolved ahead, for a built-in list
+/// ([`resolved_mask`]): ~350 lookups in libseccomp's large name table on every create were
+/// 4% of its time, mostly cache misses.
 fn exists(list: &AllowList, name: &str, arches: &[Arch], ahead: Option<u8>) -> Result<bool> {
     if let Some(mask) = ahead.filter(|_| list.builtin)
         && let Some(bits) = resolved(name)
@@ -2381,18 +2381,19 @@ impl std::hash::Hasher for Fx {
     }
 }
 
-/// How many distinct strings `lists` hold (other values are skipped). Profiles are one long
-/// sorted list of names and a few short ones (Docker's; Rampart's own output): when the
-/// longest list is strictly ascending it is counted as it is and only the others' names are
-/// looked up in it, by halves. Otherwise every name is hashed with [`Fx`]: sorting ~300
+/// How many distinct strings `lists` hold (other values are skipped). Rampart's own output
+/// is one long sorted list of names and a few short rules: when the longest list is strictly
+/// ascending (in byte order) it is counted as it is and only the others' names are looked up
+/// in it, by halves. Otherwise (Docker's list, whose order is not byte order) every name is
+/// hashed with [`Fx`]: sorting ~300
 /// names, or SipHash with a random seed, cost more than the rest of the summary. Fx is not
 /// collision-resistant and the names come from the request, so beyond a few thousand names
 /// (no real profile has that many) a sort bounds the work instead.
 fn distinct_names(lists: &[&[Value]]) -> usize {
-    let longest = (0..lists.len()).max_by_key(|&i| lists[i].len());
     fn text(v: &Value) -> &str {
         v.as_str().unwrap_or_default()
     }
+    let longest = (0..lists.len()).max_by_key(|&i| lists[i].len());
     if let Some(big) = longest.map(|i| lists[i])
         && big.iter().all(Value::is_string)
         && big.windows(2).all(|w| text(&w[0]) < text(&w[1]))
