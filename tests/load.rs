@@ -145,7 +145,7 @@ fn containers_created_in_parallel_through_docker_are_all_hardened_and_audited_on
             .unwrap_or_else(|e| panic!("{bundle}: {e}"))
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(".rampart-"))
+            .filter(|n| n.contains(".rampart") && n.ends_with(".tmp"))
             .collect();
         assert!(left.is_empty(), "{id}: {left:?} in {bundle}");
     }
