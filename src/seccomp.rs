@@ -801,13 +801,13 @@ impl AllowList {
         fn text(s: &str) -> String {
             format!("Cow::Borrowed({s:?})")
         }
-        fn texts(v: &[Text]) -> String {
+        fn text_list(v: &[Text]) -> String {
             let items: Vec<String> = v.iter().map(|s| text(s)).collect();
             format!("Cow::Borrowed(&[{}])", items.join(", "))
         }
         fn some_texts(v: &Option<Texts>) -> String {
             v.as_ref()
-                .map_or("None".into(), |v| format!("Some({})", texts(v)))
+                .map_or("None".into(), |v| format!("Some({})", text_list(v)))
         }
         let mut o = String::new();
         o += &format!(
@@ -826,7 +826,7 @@ impl AllowList {
                     .as_ref()
                     .map_or("None".into(), |c| format!("Some({})", text(c))),
                 some_texts(&g.arches),
-                texts(&g.syscalls),
+                text_list(&g.syscalls),
                 g.resolved
                     .iter()
                     .map(|(real, known)| format!("({real:#05b}, {known:#05b})"))
