@@ -143,6 +143,8 @@ pub fn append(
     if !parts.is_empty() {
         line["parts_ms"] = serde_json::Value::Object(ms(&parts));
     }
+    // The high-water mark of the binary's arena (0 in tests and the recorder: not in use).
+    line["arena_bytes"] = json!(crate::arena::ARENA.used());
     let Ok(mut bytes) = serde_json::to_vec(&line) else {
         return;
     };

@@ -5,6 +5,7 @@
 //! apply each hardening step, validate) → [`bundle`] (atomic write) + [`audit`] → exec.
 
 pub mod admin;
+pub mod arena;
 pub mod argv;
 pub mod audit;
 pub mod bundle;

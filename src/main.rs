@@ -9,6 +9,9 @@
 //! as the engine set it, so the runtime inherits the engine's disposition, not Rampart's.
 #![no_main]
 
+#[global_allocator]
+static ALLOCATOR: rampart::arena::Global = rampart::arena::Global;
+
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // The recorder `create` starts for `--rampart-profile learn:NAME` (hidden; see
@@ -30,6 +33,7 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         // shrinks (a brk call each way was a tenth of a create's system calls; pages are
         // only charged when touched).
         if !recorder {
+            rampart::arena::ARENA.enable();
             libc::mallopt(libc::M_TOP_PAD, 1 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
         }
