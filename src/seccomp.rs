@@ -735,6 +735,9 @@ pub struct AllowList {
     pub description: Text,
     default_errno: u32,
     groups: Cow<'static, [Group]>,
+    /// Every (group, index in its `syscalls`) of the list, in the byte order of the names:
+    /// rendering walks it to get the allowed names sorted, without sorting them per create.
+    order: Cow<'static, [(u16, u16)]>,
     /// Built-in lists are checked against libseccomp by unit tests; a name the host's
     /// libseccomp does not know is then newer than it and is passed on for runc to resolve.
     /// In an admin's file it is an error (a typo).
@@ -811,11 +814,16 @@ impl AllowList {
         }
         let mut o = String::new();
         o += &format!(
-            "AllowList {{\n        name: {},\n        description: {},\n        default_errno: {},\n        builtin: {},\n        groups: Cow::Borrowed(&[\n",
+            "AllowList {{\n        name: {},\n        description: {},\n        default_errno: {},\n        builtin: {},\n        order: Cow::Borrowed(&[{}]),\n        groups: Cow::Borrowed(&[\n",
             text(&self.name),
             text(&self.description),
             self.default_errno,
-            self.builtin
+            self.builtin,
+            self.order
+                .iter()
+                .map(|(g, i)| format!("({g}, {i})"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         for g in self.groups.iter() {
             o += &format!(
@@ -987,11 +995,28 @@ fn compile<'a>(
             groups[ga].name
         );
     }
+    ensure!(
+        groups.len() <= usize::from(u16::MAX)
+            && groups
+                .iter()
+                .all(|g| g.syscalls.len() <= usize::from(u16::MAX)),
+        "more than {} groups, or names in a group",
+        u16::MAX
+    );
+    let mut order: Vec<(u16, u16)> = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        order.extend((0..g.syscalls.len()).map(|i| (gi as u16, i as u16)));
+    }
+    order.sort_by(|a, b| {
+        let name = |(g, i): &(u16, u16)| groups[usize::from(*g)].syscalls[usize::from(*i)].as_ref();
+        name(a).cmp(name(b)).then(a.cmp(b))
+    });
     Ok(AllowList {
         name: Cow::Owned(name.to_string()),
         description: raw.description.into(),
         default_errno,
         groups: groups.into(),
+        order: order.into(),
         builtin,
     })
 }
@@ -1274,10 +1299,11 @@ fn render_filter<'l>(
 
     // Used by `exists` for built-in lists only.
     let ahead = resolved_mask(&arches);
-    let mut allow: Vec<(u128, &str)> = Vec::with_capacity(512);
     let mut by_name: BTreeMap<&str, Vec<OciRule>> = BTreeMap::new();
     let mut errno_rules = Vec::new();
-    for g in list.groups.iter() {
+    // The groups this container gets.
+    let mut kept = vec![false; list.groups.len()];
+    for (gi, g) in list.groups.iter().enumerate() {
         if policy.deny_groups.iter().any(|d| *d == g.name)
             || g.requires_cap
                 .as_ref()
@@ -1288,15 +1314,7 @@ fn render_filter<'l>(
         {
             continue;
         }
-        for (i, name) in g.syscalls.iter().enumerate() {
-            let found = match (ahead, g.resolved.get(i)) {
-                (Some(mask), Some(&bits)) => exists_as(bits, mask),
-                _ => exists(list, name, &arches, ahead)?,
-            };
-            if found {
-                allow.push((name_key(name), name));
-            }
-        }
+        kept[gi] = true;
         for r in g.rules.iter().filter(|r| r.applies_to(rust_arch)) {
             if !exists(list, &r.syscall, &arches, ahead)? {
                 continue;
@@ -1313,9 +1331,24 @@ fn render_filter<'l>(
             }
         }
     }
-    allow.sort_unstable();
-    allow.dedup();
-    let mut allow: Vec<&str> = allow.into_iter().map(|(_, n)| n).collect();
+    // Names allowed outright, in byte order (the list's `order`), each once (a name may be
+    // in two groups): the (key, name) order the intersection walks.
+    let mut allow: Vec<&str> = Vec::with_capacity(list.order.len());
+    for &(gi, i) in list.order.iter() {
+        let (gi, i) = (usize::from(gi), usize::from(i));
+        if !kept[gi] {
+            continue;
+        }
+        let g = &list.groups[gi];
+        let name = g.syscalls[i].as_ref();
+        let found = match (ahead, g.resolved.get(i)) {
+            (Some(mask), Some(&bits)) => exists_as(bits, mask),
+            _ => exists(list, name, &arches, ahead)?,
+        };
+        if found && allow.last() != Some(&name) {
+            allow.push(name);
+        }
+    }
     if let Some(only) = profile_names(policy, arches.len() > 1) {
         allow.retain(|n| only.contains(n));
         by_name.retain(|n, _| only.contains(n));
