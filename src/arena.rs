@@ -2,16 +2,19 @@
 //!
 //! A create allocates a few thousand small blocks (the request's tree, the profile, the
 //! changes, the output) and execs the runtime within a millisecond. glibc's malloc and free
-//! cost ~120 and ~100 instructions a call here (a quarter of a 9 KB create's instructions),
-//! and every page of memory first touched costs a fault (~3 µs on this project's VMs, where
-//! faults were a sixth of a create's time). So:
+//! cost ~120 and ~100 instructions a call here (30% of a 9 KB create's instructions), and
+//! every page of memory first touched costs a fault (~3 µs on this project's VMs, a C probe),
+//! so an allocator that is cheaper per call must not touch more pages. So:
 //! - a block up to a quarter of the arena is rounded up to its size class (16-byte steps to
 //!   128 bytes, then four classes per doubling, so at most a fifth is lost to rounding) and
-//!   taken from that class's free list, or else from the end of the arena (a bump);
-//! - a freed block goes on its class's list, to be reused by the next block of that class,
-//!   unless it is the newest block: then the arena's end moves back over it. The newest block
-//!   also grows and shrinks in place (a string or a list being built). Reuse keeps the pages
-//!   touched below what malloc touches for the same work, blocks having no header;
+//!   taken from that class's free list, else carved from a span, else from the end of the
+//!   arena (a bump);
+//! - a freed block goes on its class's list, to be reused by the next block of that class;
+//!   a freed block of 512 bytes or more becomes a span that blocks of any class are carved
+//!   from (a buffer's pages reused by what follows, as malloc reuses them); the newest block
+//!   is given back to the arena's end instead, and grows and shrinks in place (a string or
+//!   a list being built). A create then touches about as many pages as under malloc (blocks
+//!   have no header; classes round up);
 //! - the arena is the binary's zero-filled data (`.bss`): no system call, a page charged only
 //!   when touched;
 //! - when the arena is full, or for a big or over-aligned block, the C library's malloc serves
@@ -74,6 +77,8 @@ struct State {
     next: usize,
     /// Offset the arena may grow to: 0 until [`Arena::enable`].
     limit: usize,
+    /// The highest `next` has been: the arena's pages a process touched.
+    high: usize,
     /// Each class's freed blocks: the first one's address, each holding the next's (0 ends).
     free: [usize; CLASSES],
     /// Freed big blocks, as offset ranges, that any block may be carved from; kept here, not
@@ -161,6 +166,7 @@ impl<const N: usize> Arena<N> {
             state: UnsafeCell::new(State {
                 next: 0,
                 limit: 0,
+                high: 0,
                 free: [0; CLASSES],
                 spans: [(0, 0); SPANS],
                 span_count: 0,
@@ -189,9 +195,14 @@ impl<const N: usize> Arena<N> {
         self.with(|s, _| s.limit = N);
     }
 
-    /// Bytes of the arena ever used (its high-water mark, the pages a process touched).
+    /// Bytes of the arena in use or free for reuse: its end now.
     pub fn used(&self) -> usize {
         self.with(|s, _| s.next)
+    }
+
+    /// The arena's high-water mark: how far its end has ever been (the pages touched).
+    pub fn high_water(&self) -> usize {
+        self.with(|s, _| s.high)
     }
 
     fn base(&self) -> usize {
@@ -226,6 +237,7 @@ impl<const N: usize> Arena<N> {
             (end <= s.limit).then(|| {
                 let at = base + s.next;
                 s.next = end;
+                s.high = s.high.max(end);
                 at as *mut u8
             })
         })
@@ -265,6 +277,7 @@ impl<const N: usize> Arena<N> {
                     s.retreat(off + new_bytes);
                 } else {
                     s.next = off + new_bytes;
+                    s.high = s.high.max(s.next);
                 }
                 true
             } else {
@@ -378,6 +391,7 @@ mod tests {
             assert_eq!(a.alloc(l(17, 4)), p);
             a.dealloc(q, l(100, 8)); // the newest: the end moves back
             assert_eq!(a.used(), used - 112);
+            assert_eq!(a.high_water(), used);
             assert_eq!(a.alloc(l(100, 8)), q);
         }
     }

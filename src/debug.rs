@@ -144,7 +144,7 @@ pub fn append(
         line["parts_ms"] = serde_json::Value::Object(ms(&parts));
     }
     // The high-water mark of the binary's arena (0 in tests and the recorder: not in use).
-    line["arena_bytes"] = json!(crate::arena::ARENA.used());
+    line["arena_bytes"] = json!(crate::arena::ARENA.high_water());
     let Ok(mut bytes) = serde_json::to_vec(&line) else {
         return;
     };
