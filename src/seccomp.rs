@@ -735,8 +735,9 @@ pub struct AllowList {
     pub description: Text,
     default_errno: u32,
     groups: Cow<'static, [Group]>,
-    /// Every (group, index in its `syscalls`) of the list, in the byte order of the names:
-    /// rendering walks it to get the allowed names sorted, without sorting them per create.
+    /// Every (group, index in its `syscalls`) of the list, in the byte order of the names
+    /// (which is their (key, name) order: a key is a name's first 16 bytes): rendering walks
+    /// it to get the allowed names sorted, without sorting them per create.
     order: Cow<'static, [(u16, u16)]>,
     /// Built-in lists are checked against libseccomp by unit tests; a name the host's
     /// libseccomp does not know is then newer than it and is passed on for runc to resolve.
@@ -3067,6 +3068,40 @@ mod tests {
             builtin: false,
             ..(*list()).clone()
         }
+    }
+
+    #[test]
+    fn rendered_names_come_in_byte_order_once_each_from_the_groups_kept() {
+        let l = AllowList::parse(
+            "/etc/x.json",
+            r#"{"description":"d","defaultErrno":"EPERM","groups":[
+                {"name":"a","description":"d","syscalls":["write","sched_get_priority_min","read","clock_gettime"]},
+                {"name":"b","description":"d","syscalls":["read","close","sched_get_priority_max","clock_nanosleep"]},
+                {"name":"c","description":"d","syscalls":["openat","accept"]}]}"#,
+        )
+        .unwrap();
+        let p = SeccompPolicy {
+            profile: "/etc/x.json".into(),
+            deny_groups: vec!["c".into()],
+            compat_arches: false,
+            syscalls: None,
+            compat_syscalls: None,
+        };
+        let f = render_filter(&l, &p, "x86_64", &[], None).unwrap();
+        // Byte order, which is the (key, name) order the intersection walks.
+        assert_eq!(
+            f.allow,
+            [
+                "clock_gettime",
+                "clock_nanosleep",
+                "close",
+                "read",
+                "sched_get_priority_max",
+                "sched_get_priority_min",
+                "write"
+            ]
+        );
+        assert!(f.allow.is_sorted_by_key(|n| (name_key(n), *n)));
     }
 
     #[test]
