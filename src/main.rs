@@ -33,10 +33,14 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
         // shrinks (a brk call each way was a tenth of a create's system calls; pages are
         // only charged when touched).
         if !recorder {
-            rampart::arena::ARENA.enable();
             libc::mallopt(libc::M_TOP_PAD, 1 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
         }
+    }
+    // The binary's allocator (src/arena.rs) serves everything but the recorder, whatever the
+    // C library: it is not a glibc setting.
+    if !recorder {
+        rampart::arena::ARENA.enable();
     }
     open_closed_stdio();
     // std reads argv from glibc's init hook, as it does under its own start-up.
