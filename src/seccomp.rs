@@ -806,12 +806,15 @@ impl AllowList {
             format!("Cow::Borrowed({s:?})")
         }
         fn text_list(v: &[Text]) -> String {
-            let items: Vec<String> = v.iter().map(|s| text(s)).collect();
-            format!("Cow::Borrowed(&[{}])", items.join(", "))
+            format!("Cow::Borrowed(&[{}])", joined(v, |s| text(s)))
         }
         fn some_texts(v: &Option<Texts>) -> String {
             v.as_ref()
                 .map_or("None".into(), |v| format!("Some({})", text_list(v)))
+        }
+        /// Each item as `f` writes it, joined by ", ".
+        fn joined<T>(v: impl IntoIterator<Item = T>, f: impl Fn(T) -> String) -> String {
+            v.into_iter().map(f).collect::<Vec<_>>().join(", ")
         }
         let mut o = String::new();
         o += &format!(
@@ -820,11 +823,7 @@ impl AllowList {
             text(&self.description),
             self.default_errno,
             self.builtin,
-            self.order
-                .iter()
-                .map(|(g, i)| format!("({g}, {i})"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(self.order.iter(), |(g, i)| format!("({g}, {i})"))
         );
         for g in self.groups.iter() {
             o += &format!(
@@ -836,11 +835,9 @@ impl AllowList {
                     .map_or("None".into(), |c| format!("Some({})", text(c))),
                 some_texts(&g.arches),
                 text_list(&g.syscalls),
-                g.resolved
-                    .iter()
-                    .map(|(real, known)| format!("({real:#05b}, {known:#05b})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                joined(g.resolved.iter(), |(real, known)| format!(
+                    "({real:#05b}, {known:#05b})"
+                ))
             );
             for r in g.rules.iter() {
                 o += &format!(
@@ -849,14 +846,10 @@ impl AllowList {
                     some_texts(&r.arches),
                     some_texts(&r.not_arches),
                     r.action,
-                    r.args
-                        .iter()
-                        .map(|c| format!(
-                            "Cond {{ index: {}, op: Op::{:?}, value: {:#x}, value_two: {:#x} }}",
-                            c.index, c.op, c.value, c.value_two
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    joined(r.args.iter(), |c| format!(
+                        "Cond {{ index: {}, op: Op::{:?}, value: {:#x}, value_two: {:#x} }}",
+                        c.index, c.op, c.value, c.value_two
+                    ))
                 );
             }
             o += "                ]),\n            },\n";
