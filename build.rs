@@ -5,6 +5,84 @@ use std::process::Command;
 fn main() {
     embed_git_commit();
     compile_recorder_bpf();
+    compile_early_entry();
+}
+
+/// The pass-through fast path (src/early.c) and the entry point that runs it, x86_64 Linux
+/// only (cfg `rampart_early`): compiled into a static library the crate links (the tests
+/// call its decision through src/early.rs), and made the `rampart` binary's ELF entry
+/// point. It runs before the C library is initialised, so the object may reference nothing
+/// but the C library's `_start` (no memcpy, no stack protector, no errno): checked here,
+/// and the build fails otherwise.
+fn compile_early_entry() {
+    println!("cargo::rustc-check-cfg=cfg(rampart_early)");
+    println!("cargo:rerun-if-changed=src/early.c");
+    println!("cargo:rerun-if-env-changed=CC");
+    let target = |v: &str| std::env::var(v).unwrap_or_default();
+    if target("CARGO_CFG_TARGET_ARCH") != "x86_64" || target("CARGO_CFG_TARGET_OS") != "linux" {
+        return;
+    }
+    let out = std::path::PathBuf::from(target("OUT_DIR"));
+    let obj = out.join("early.o");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let clang = Command::new(&cc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("clang"));
+    let mut cmd = Command::new(&cc);
+    cmd.args([
+        "-c",
+        "-O2",
+        "-std=gnu11",
+        "-fPIE",
+        "-ffreestanding",
+        "-fno-builtin",
+    ])
+    .args([
+        "-fno-stack-protector",
+        "-U_FORTIFY_SOURCE",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+    ]);
+    if !clang {
+        // GCC turns copy and fill loops into memcpy/memset calls even when freestanding.
+        cmd.arg("-fno-tree-loop-distribute-patterns");
+    }
+    run(
+        cmd.arg("src/early.c").arg("-o").arg(&obj),
+        "compiling src/early.c",
+    );
+    let undefined = run(
+        Command::new("nm")
+            .args(["-u", "--format=just-symbols"])
+            .arg(&obj),
+        "nm",
+    );
+    let calls: Vec<&str> = undefined.lines().filter(|s| *s != "_start").collect();
+    assert!(
+        calls.is_empty(),
+        "src/early.c runs before the C library is initialised but references {calls:?}"
+    );
+    let lib = out.join("librampart_early.a");
+    let _ = std::fs::remove_file(&lib);
+    run(Command::new("ar").arg("crs").arg(&lib).arg(&obj), "ar");
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static=rampart_early");
+    println!("cargo:rustc-link-arg-bin=rampart=-Wl,--entry=rampart_entry");
+    println!("cargo:rustc-cfg=rampart_early");
+}
+
+/// Runs a build tool; its stdout, or a panic (a failed build) with what it printed.
+fn run(cmd: &mut Command, what: &str) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        o.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The recorder's eBPF program (src/record/bpf/recorder.bpf.c), compiled by clang for the

@@ -14,6 +14,8 @@ pub mod change;
 pub mod checks;
 pub mod config;
 pub mod debug;
+#[cfg(rampart_early)]
+pub mod early;
 pub mod errors;
 pub mod exec;
 pub mod golang;

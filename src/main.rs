@@ -12,6 +12,12 @@
 #[global_allocator]
 static ALLOCATOR: rampart::arena::Global = rampart::arena::Global;
 
+/// The entry point (build.rs): the pass-through fast path of src/early.c, then the C
+/// library's `_start`. Referenced here so the linker keeps it.
+#[cfg(rampart_early)]
+#[used]
+static ENTRY: unsafe extern "C" fn() = rampart::early::rampart_entry;
+
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // The recorder `create` starts for `--rampart-profile learn:NAME` (hidden; see
