@@ -7,6 +7,10 @@
 //! descriptors 0–2 are opened on /dev/null when closed (as std does, so no file Rampart opens
 //! lands on them and is mistaken for stdio), and a panic still exits with 101. SIGPIPE is left
 //! as the engine set it, so the runtime inherits the engine's disposition, not Rampart's.
+//!
+//! Before any of that, the ELF entry point is `rampart_entry` (src/early.c, build.rs): a
+//! pass-through call it is certain of is exec'd from there, before the C library starts;
+//! every other call reaches this `main` through the C library's `_start`, as usual.
 #![no_main]
 
 #[global_allocator]

@@ -168,6 +168,7 @@ fn what_rampart_must_handle_is_left_to_it() {
     let env = os(&["PATH=/nonexistent"]);
     let left: &[&[&str]] = &[
         &["create", "--bundle", "/b", "ID"],
+        &["create", "ID"],
         &["run", "ID"],
         &["exec", "ID", "sh"],
         &["update", "ID"],
@@ -484,5 +485,82 @@ fn generated_calls_exec_what_rampart_would() {
     assert!(
         taken > n / 50,
         "only {taken} of {n} generated calls took the fast path"
+    );
+}
+
+/// The binary starts at the fast path (build.rs makes `rampart_entry` its ELF entry point),
+/// and a call it takes is as transparent as one Rampart takes: the argv minus Rampart's
+/// options, stdin, the runtime's exit code, nothing printed.
+#[test]
+fn the_binary_starts_at_the_fast_path() {
+    let bin = env!("CARGO_BIN_EXE_rampart");
+    let elf = std::fs::read(bin).unwrap();
+    let entry = u64::from_le_bytes(elf[24..32].try_into().unwrap());
+    let nm = std::process::Command::new("nm").arg(bin).output().unwrap();
+    let symbols = String::from_utf8_lossy(&nm.stdout);
+    let fast = symbols
+        .lines()
+        .find_map(|l| l.strip_suffix(" T rampart_entry"))
+        .map(|a| u64::from_str_radix(a, 16).unwrap());
+    assert_eq!(
+        fast,
+        Some(entry),
+        "the ELF entry point is not rampart_entry"
+    );
+
+    let s = Scratch::new("binary");
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake/runtime.sh");
+    let cfg = s.config(
+        "c.toml",
+        format!("runtime = {:?}\n", fake.display().to_string()).as_bytes(),
+    );
+    let record = s.dir.join("record");
+    let argv = [
+        "--rampart-config",
+        &cfg,
+        "--root",
+        "/r",
+        "--rampart-profile",
+        "baseline",
+        "kill",
+        "--all",
+        "ID",
+        "KILL",
+    ];
+    assert!(
+        early::decide(
+            &os(&["rampart"])
+                .into_iter()
+                .chain(os(&argv))
+                .collect::<Vec<_>>(),
+            &[]
+        )
+        .is_some()
+    );
+    let mut child = std::process::Command::new(bin)
+        .args(argv)
+        .env("FAKE_RECORD", &record)
+        .env("FAKE_EXIT", "3")
+        .env("FAKE_STDIN", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"to the runtime")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let recorded = std::fs::read_to_string(record.join("argv")).unwrap();
+    assert_eq!(recorded, "--root\n/r\nkill\n--all\nID\nKILL\n");
+    assert_eq!(
+        std::fs::read(record.join("stdin")).unwrap(),
+        b"to the runtime"
     );
 }
