@@ -488,6 +488,86 @@ fn generated_calls_exec_what_rampart_would() {
     );
 }
 
+/// Generated config files, line by line from shapes the fast path reads and shapes it does
+/// not: whenever it reads one and would exec, Rampart reads the same file, accepts it, and
+/// execs the same runtime.
+#[test]
+fn generated_config_files_are_read_as_rampart_reads_them() {
+    let s = Scratch::new("configs");
+    let rt = s.runtime().display().to_string();
+    let lines: Vec<String> = [
+        "runtime = \"RT\"",
+        "runtime = 'RT'",
+        "runtime=\"RT\" # c",
+        "runtime = \"RT\" x",
+        "runtime = \"/nonexistent\"",
+        "runtime = \"\"",
+        "runtime = 1",
+        "\"runtime\" = \"RT\"",
+        "runtime.x = \"y\"",
+        "runtime = \"\"\"RT\"\"\"",
+        "default_profile = \"baseline\"",
+        "profiles_dir = '/p'",
+        "audit_log = \"/a\"",
+        "annotation_callers = []",
+        "annotation_callers = [\"a\", 'b',]",
+        "annotation_callers = [,]",
+        "annotation_callers = [\"a\" \"b\"]",
+        "debug_log = \"/d\"",
+        "bogus = 1",
+        "# comment",
+        "",
+        "   ",
+        "\t# c",
+        "[learn]",
+        "[ learn ]",
+        "[learn.x]",
+        "[annotations]",
+        "learn = {}",
+        "dir = \"/l\"",
+        "[[annotations]]",
+        "[[ annotations ]]",
+        "[ [annotations] ]",
+        "key = \"k\"",
+        "selects = \"profile\"",
+        "selects = \"waive\"",
+        "selects = \"other\"",
+        "values = [\"x\"]",
+        "values = \"x\"",
+    ]
+    .iter()
+    .map(|l| l.replace("RT", &rt))
+    .collect();
+    let strategy = prop::collection::vec(prop::sample::select(lines), 0..8);
+    let env = os(&[&format!("PATH={}", s.dir.join("bin").display())]);
+    let n: usize = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+        / 10;
+    let mut runner = TestRunner::deterministic();
+    let (mut taken, mut left) = (0, 0);
+    for i in 0..n {
+        let text = strategy.new_tree(&mut runner).unwrap().current().join("\n");
+        let cfg = s.config(&format!("{}.toml", i % 8), text.as_bytes());
+        let argv = os(&[
+            "rampart",
+            "--rampart-config",
+            &cfg,
+            "--root",
+            "/r",
+            "state",
+            "ID",
+        ]);
+        if check(&argv, &env) {
+            taken += 1;
+        } else {
+            left += 1;
+        }
+    }
+    assert!(taken > n / 50 && left > n / 50, "{taken} read, {left} left");
+}
+
 /// The binary starts at the fast path (build.rs makes `rampart_entry` its ELF entry point),
 /// and a call it takes is as transparent as one Rampart takes: the argv minus Rampart's
 /// options, stdin, the runtime's exit code, nothing printed.
