@@ -30,21 +30,10 @@ fn compile_early_entry() {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("clang"));
     let mut cmd = Command::new(&cc);
-    cmd.args([
-        "-c",
-        "-O2",
-        "-std=gnu11",
-        "-fPIE",
-        "-ffreestanding",
-        "-fno-builtin",
-    ])
-    .args([
-        "-fno-stack-protector",
-        "-U_FORTIFY_SOURCE",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-    ]);
+    // Freestanding, no stack protector (it reads TLS), no fortified calls: see above.
+    let flags = "-c -O2 -std=gnu11 -fPIE -ffreestanding -fno-builtin -fno-stack-protector";
+    cmd.args(flags.split(' '))
+        .args(["-U_FORTIFY_SOURCE", "-Wall", "-Wextra", "-Werror"]);
     if !clang {
         // GCC turns copy and fill loops into memcpy/memset calls even when freestanding.
         cmd.arg("-fno-tree-loop-distribute-patterns");

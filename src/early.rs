@@ -54,7 +54,7 @@ pub fn decide(argv: &[OsString], env: &[OsString]) -> Option<(PathBuf, Vec<OsStr
             argv_p.len() as c_int - 1,
             argv_p.as_ptr(),
             env_p.as_ptr(),
-            out.as_mut_ptr().cast(),
+            head.cast(),
         )
     };
     if taken == 0 {
