@@ -14,8 +14,8 @@
  * judges, a flag or config line this file does not read exactly, a failed check, a failed
  * execve -- returns, and `rampart_entry` jumps to the C library's `_start` with the stack
  * and registers the kernel gave: Rampart starts as it always did and decides (and reports)
- * itself. This code only ever chooses not to act; the tests compare its decisions with the
- * full parser's (tests/early.rs).
+ * itself. In doubt, it leaves the call to Rampart; the tests hold every exec it would make
+ * against the one Rampart's full start-up makes (tests/early.rs).
  *
  * Rules for this file (build.rs enforces the first): it calls nothing -- not memcpy, not
  * the stack protector, not errno (the C library is not initialised: no TLS, no ifunc
