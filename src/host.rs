@@ -617,22 +617,13 @@ pub trait Host {
 /// form `/a/b`, or systemd form `slice:prefix:name`) names and that already has processes.
 /// A relative path is below runc's own cgroup, which is this process's.
 fn cgroup_in_use(cgroups_path: &str) -> Option<String> {
-    use nix::fcntl::OFlag;
-    use std::io::Read;
     let path = crate::policy::cgroups::fs_path(cgroups_path)?;
     let root = Path::new("/sys/fs/cgroup");
-    // The directories, below `root`: each is opened through one descriptor of `root`, so the
-    // kernel walks only the components below it (1.2 µs less per hierarchy, warm, in a C
-    // probe: 3.4 against 2.2 µs for a missing cgroup, 11 hierarchies here).
-    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut dirs = Vec::new();
     if let Some(abs) = path.strip_prefix('/') {
-        dirs.push(PathBuf::from(abs));
+        dirs.push(root.join(abs));
         if let Ok(entries) = std::fs::read_dir(root) {
-            dirs.extend(
-                entries
-                    .flatten()
-                    .map(|e| Path::new(&e.file_name()).join(abs)),
-            );
+            dirs.extend(entries.flatten().map(|e| e.path().join(abs)));
         }
     } else {
         // /proc/self/cgroup: `ID:CONTROLLERS:PATH`; v1 hierarchies are mounted by their
@@ -645,29 +636,15 @@ fn cgroup_in_use(cgroups_path: &str) -> Option<String> {
             };
             let own = own.trim_start_matches('/');
             let mount = match ctrl {
-                "" => vec![PathBuf::new(), PathBuf::from("unified")],
-                c => vec![PathBuf::from(c.trim_start_matches("name="))],
+                "" => vec![root.to_path_buf(), root.join("unified")],
+                c => vec![root.join(c.trim_start_matches("name="))],
             };
             dirs.extend(mount.into_iter().map(|m| m.join(own).join(&path)));
         }
     }
-    let at = nix::fcntl::open(
-        root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ok()?;
     dirs.into_iter().find_map(|d| {
-        let procs = nix::fcntl::openat(
-            &at,
-            &d.join("cgroup.procs"),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ok()?;
-        let mut text = String::new();
-        std::fs::File::from(procs).read_to_string(&mut text).ok()?;
-        (!text.trim().is_empty()).then(|| root.join(&d).display().to_string())
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).ok()?;
+        (!procs.trim().is_empty()).then(|| d.display().to_string())
     })
 }
 
