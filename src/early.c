@@ -579,7 +579,9 @@ __attribute__((used, visibility("hidden"))) void rampart_early(long *sp) {
     int argc = (int)sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (!stdio_open() || !rampart_fast_decide(argc, argv, envp, &early))
+    /* Decided first: a call Rampart handles (every create) pays no poll here; the files the
+     * decision opens are closed again, so a closed 0-2 is still closed for the check. */
+    if (!rampart_fast_decide(argc, argv, envp, &early) || !stdio_open())
         return;
     sys4(SYS_execve, (long)early.runtime, (long)early.argv, (long)envp, 0);
     /* The execve failed: Rampart's full start-up tries again and reports why. */
