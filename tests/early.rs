@@ -488,6 +488,62 @@ fn generated_calls_exec_what_rampart_would() {
     );
 }
 
+/// Every flag of runc's tables as Rampart holds them (src/argv.rs), global and per command,
+/// in the spellings Go accepts, before and after a positional: whenever the fast path takes
+/// such a call, Rampart execs the same. early.c keeps its own short tables; this keeps them
+/// from taking a flag Rampart reads differently.
+#[test]
+fn every_runc_flag_in_every_spelling_is_read_as_rampart_reads_it() {
+    let s = Scratch::new("flags");
+    let rt = s.runtime().display().to_string();
+    let cfg = s.config("c.toml", format!("runtime = \"{rt}\"\n").as_bytes());
+    let env = os(&["PATH=/nonexistent"]);
+    let spellings = |n: &str| {
+        ["-", "--"]
+            .into_iter()
+            .flat_map(|d| ["", "=1", "=false", "=x"].map(|v| format!("{d}{n}{v}")))
+            .collect::<Vec<_>>()
+    };
+    let head = |extra: &[&str]| {
+        let mut a = os(&["rampart", "--rampart-config", &cfg]);
+        a.extend(os(extra));
+        a
+    };
+    let mut taken = 0;
+    for c in rampart::argv::COMMANDS {
+        let names = c
+            .flags
+            .iter()
+            .flat_map(|f| f.names.iter())
+            .chain(&["help", "h"]);
+        for name in names {
+            for f in spellings(name) {
+                for tail in [
+                    [f.as_str(), "ID", "v"],
+                    ["ID", f.as_str(), "v"],
+                    ["ID", "v", f.as_str()],
+                ] {
+                    let mut argv = head(&["--root", "/r", c.name]);
+                    argv.extend(os(&tail));
+                    taken += usize::from(check(&argv, &env));
+                }
+            }
+        }
+    }
+    let globals = rampart::argv::GLOBAL_FLAGS
+        .iter()
+        .flat_map(|f| f.names.iter().copied())
+        .chain(rampart::argv::RAMPART_FLAGS.iter().copied());
+    for name in globals {
+        for f in spellings(name) {
+            for argv in [head(&[&f, "state", "ID"]), head(&[&f, "v", "state", "ID"])] {
+                taken += usize::from(check(&argv, &env));
+            }
+        }
+    }
+    assert!(taken > 0);
+}
+
 /// Generated config files, line by line from shapes the fast path reads and shapes it does
 /// not: whenever it reads one and would exec, Rampart reads the same file, accepts it, and
 /// execs the same runtime.
