@@ -125,6 +125,14 @@ fn engine_calls_take_the_fast_path_and_exec_what_rampart_would() {
     let env = os(&["PATH=/nonexistent"]);
     // As dockerd (through containerd-shim-runc-v2) and containerd's CRI call runc.
     let engine = "--root /run/docker/runtime-runc/moby --log /run/x/log.json --log-format json";
+    // Docker 20.10's calls after `create`, as strace saw them under scripts/bench-docker
+    // (`rampart install docker` puts the runtimeArgs first): start, delete, delete --force.
+    let docker = format!("--rampart-profile restricted --rampart-config={cfg} {engine}");
+    for cmd in ["start ID", "delete ID", "delete --force ID"] {
+        let mut argv = os(&["rampart"]);
+        argv.extend(format!("{docker} {cmd}").split(' ').map(OsString::from));
+        assert!(check(&argv, &env), "{argv:?} should take the fast path");
+    }
     let taken = [
         format!("{engine} start ID"),
         format!("{engine} state ID"),
