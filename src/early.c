@@ -4,8 +4,8 @@
  * instructions (init_cacheinfo: leaf 2, then leaf 4 for every descriptor that says "see
  * leaf 4"), and on a virtual machine every CPUID exits to the hypervisor: 6 µs each on the
  * Intel KVM guest this was measured on, ~450 µs per process start, most of a pass-through
- * call (`start`, `state`, `kill`, `delete`: Docker and containerd make several per
- * container). A call that Rampart only hands to the runtime needs none of it.
+ * call (`start`, `state`, `kill`, `delete`: Docker 20.10 makes three per container after
+ * `create`). A call that Rampart only hands to the runtime needs none of it.
  *
  * What: `rampart_entry` (the binary's entry point, build.rs) calls `rampart_early` with the
  * initial stack. When `rampart_fast_decide` is certain the call is a pass-through, that
